@@ -1,0 +1,156 @@
+"""The CMS path: submit a comment, read its state, report the CMS's own verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
+
+from moderation.api.auth import current_principal, requires
+from moderation.api.fields import Identifier, Trimmed
+from moderation.metrics import record_decision
+from moderation.service import FEEDBACK_LABELS
+from moderation.store.tables import Comment
+
+blp = Blueprint("comments", __name__, url_prefix="/v1/comments", description="Submit and follow comments")
+
+
+class CommentIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = Trimmed(required=True, single_line=True, validate=validate.Length(1, 100))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    text = Trimmed(required=True, validate=validate.Length(min=1))
+    url = fields.URL(
+        schemes={"http", "https"}, require_tld=False, allow_none=True, validate=validate.Length(max=2048)
+    )
+    post_id = Identifier(allow_none=True)
+    ip = fields.IP(allow_none=True)
+    user_agent = Trimmed(allow_none=True, empty_as_none=True, validate=validate.Length(max=1000))
+    referrer = Trimmed(allow_none=True, empty_as_none=True, validate=validate.Length(max=2048))
+    client_comment_id = Identifier(allow_none=True)
+    parent_id = Identifier(allow_none=True)
+    honeypot = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    elapsed_ms = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=2**53))
+
+    @validates("text")
+    def text_length(self, value: str, **kwargs: Any) -> None:
+        limit = current_app.extensions["moderation"].settings.max_text_length
+        if len(value) > limit:
+            raise ValidationError(f"Longer than maximum length {limit}.")
+
+    def load(self, data: Any, *args: Any, **kwargs: Any) -> Any:
+        # WordPress sends an empty author URL as "": treat it as absent, not as a bad URL.
+        if isinstance(data, dict) and data.get("url") == "":
+            data = {**data, "url": None}
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            data = {**data, "email": data["email"].strip()}
+        result = super().load(data, *args, **kwargs)
+        if isinstance(result, dict) and "ip" in result and result["ip"] is not None:
+            result["ip"] = str(result["ip"])
+        return result
+
+
+class ReasonOut(Schema):
+    code = fields.String()
+    message = fields.String()
+
+
+class ReviewInfo(Schema):
+    reviewed_at = fields.DateTime()
+    label = fields.String(attribute="review_label")
+
+
+class CommentOut(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String()
+    client_comment_id = fields.String(allow_none=True)
+    decision = fields.String()
+    status = fields.String()
+    reason = fields.Method("get_reason")
+    reasons = fields.Method("get_reasons")
+    scores = fields.Dict(keys=fields.String(), values=fields.Float())
+    model_version = fields.String()
+    created_at = fields.DateTime()
+
+    def get_reason(self, comment: Comment) -> dict[str, str]:
+        first = comment.reasons[0]
+        return {"code": first["code"], "message": first["message"]}
+
+    def get_reasons(self, comment: Comment) -> list[dict[str, str]]:
+        return [{"code": r["code"], "message": r["message"]} for r in comment.reasons]
+
+
+class CommentStateOut(CommentOut):
+    review = fields.Method("get_review", allow_none=True)
+
+    def get_review(self, comment: Comment) -> dict[str, Any] | None:
+        if comment.reviewed_at is None:
+            return None
+        return {"reviewed_at": comment.reviewed_at.isoformat(), "label": comment.review_label}
+
+
+class FeedbackIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    label = fields.String(required=True, validate=validate.OneOf(FEEDBACK_LABELS))
+
+
+class FeedbackOut(Schema):
+    comment_id = fields.String()
+    label = fields.String()
+    source = fields.String()
+    created_at = fields.DateTime()
+
+
+def _service():
+    return current_app.extensions["moderation"].service
+
+
+@blp.route("")
+class Comments(MethodView):
+    @requires("client")
+    @blp.arguments(CommentIn)
+    @blp.response(201, CommentOut)
+    @blp.alt_response(200, schema=CommentOut, description="Replay of a known client_comment_id")
+    def post(self, fields_in: dict[str, Any]) -> Comment | tuple[Comment, int]:
+        """Moderate a new comment: approve, hold or reject it, with reasons and scores."""
+        outcome = _service().submit(current_principal(), fields_in)
+        if outcome.created:
+            record_decision(outcome.comment, outcome.seconds)
+            return outcome.comment
+        return outcome.comment, 200
+
+
+def _visible(comment_id: str) -> Comment:
+    comment = _service().visible_to(current_principal(), comment_id)
+    if comment is None:
+        abort(404, message=f"No comment {comment_id!r} for this key.")
+    return comment
+
+
+@blp.route("/<string:comment_id>")
+class CommentState(MethodView):
+    @requires("client", "moderator")
+    @blp.response(200, CommentStateOut)
+    def get(self, comment_id: str) -> Comment:
+        """Return the comment's decision and current status (which changes when a moderator reviews)."""
+        return _visible(comment_id)
+
+
+@blp.route("/<string:comment_id>/feedback")
+class Feedback(MethodView):
+    @requires("client")
+    @blp.arguments(FeedbackIn)
+    @blp.response(201, FeedbackOut)
+    def post(self, body: dict[str, Any], comment_id: str) -> Any:
+        """Report the CMS's own moderators' verdict; it becomes a training label."""
+        comment = _visible(comment_id)
+        return _service().feedback(current_principal(), comment, body["label"])

@@ -1,0 +1,107 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask, Response, request
+from flask_limiter import Limiter
+from flask_smorest import abort
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from moderation import __version__, logs, metrics
+from moderation.api import comments, health, model
+from moderation.api.auth import client_address, rate_limit_key
+from moderation.api.errors import error_response, handle_http_exception, register
+from moderation.classifier.bundle import ModelHolder
+from moderation.config import Settings
+from moderation.extensions import Moderation, api
+from moderation.service import ModerationService
+from moderation.store.database import make_engine
+from moderation.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service: settings (defaults, file, environment, then `config`), store, model, routes.
+
+    Loading the model fails loudly here: a service that cannot score must not start.
+    """
+    settings = Settings.load(config)
+    logs.configure(settings.log_level)
+    app = Flask(__name__, instance_path=settings.instance_dir, instance_relative_config=True)
+    app.config.update(
+        SECRET_KEY=settings.secret_key or None,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="moderation",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+
+    store = Store(make_engine(settings.resolved_database_url))
+    models = ModelHolder(settings.model_dir)
+    bundle = models.load()
+    metrics.set_model_version(bundle.version)
+    app.extensions["moderation"] = Moderation(
+        settings, store, models, ModerationService(settings, store, models)
+    )
+
+    api.init_app(app)
+    api.register_blueprint(comments.blp)
+    api.register_blueprint(model.blp)
+    app.register_blueprint(health.blp)
+    # Our handler replaces flask-smorest's so every error has the same shape.
+    app.register_error_handler(HTTPException, handle_http_exception)
+    register(app)
+
+    # Flask-Limiter keeps its storage on the Limiter object, so each app gets its own (tests build many).
+    limiter = Limiter(
+        key_func=rate_limit_key,
+        # One budget per key across every endpoint, not one per endpoint.
+        application_limits=[settings.rate_limit] if settings.rate_limit_enabled else [],
+        storage_uri=settings.redis_url or "memory://",
+        key_prefix="moderation",
+        headers_enabled=True,
+        retry_after="delta-seconds",
+        enabled=settings.rate_limit_enabled,
+    )
+    if settings.rate_limit_enabled:
+        ip_limit = limiter.shared_limit(
+            settings.ip_rate_limit, scope="per-ip", key_func=client_address, override_defaults=False
+        )
+        for name in ("comments", "model"):
+            ip_limit(app.blueprints[name])
+    limiter.exempt(app.blueprints["health"])
+    limiter.init_app(app)
+    metrics.init_app(app)
+
+    @app.before_request
+    def require_json_body() -> Response | None:
+        if request.method not in _BODY_METHODS or not request.path.startswith("/v1/"):
+            return None
+        if not request.is_json:
+            abort(415, message="Send the body as JSON with Content-Type: application/json.")
+        # Parse once here so malformed or absurdly nested JSON is a 400, never a 500.
+        try:
+            request.get_json()
+        except RecursionError:
+            return error_response(400, "The request body is nested too deeply.")
+        except BadRequest:
+            return error_response(400, "The request body is not valid UTF-8 JSON.")
+        return None
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    log.info("moderation ready", extra={"model_version": bundle.version})
+    return app

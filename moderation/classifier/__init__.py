@@ -1,0 +1,1 @@
+"""The spam and toxicity classifier: features, training, model bundles and evaluation."""

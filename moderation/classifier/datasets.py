@@ -1,0 +1,212 @@
+"""Labelled examples from our corpus and from public data-set formats."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+LABELS = ("ham", "spam", "toxic")
+JIGSAW_COLUMNS = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
+_JIGSAW_TAGS = {
+    "obscene": "obscene",
+    "threat": "threat",
+    "insult": "insult",
+    "identity_hate": "identity_attack",
+}
+
+csv.field_size_limit(10 * 1024 * 1024)
+
+
+class DatasetError(ValueError):
+    """A data file cannot be read as any supported format."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    tags: tuple[str, ...] = ()
+    name: str = ""
+    email: str = ""
+    url: str = ""
+    source: str = ""
+    weight: float = 1.0
+
+    def record(self) -> dict[str, str]:
+        return {"text": self.text, "name": self.name, "email": self.email, "url": self.url}
+
+
+@dataclass
+class Dataset:
+    """Examples read from one file, with what is needed to cite it in a manifest."""
+
+    path: str
+    format: str
+    examples: list[Example] = field(default_factory=list)
+    sha256: str = ""
+
+    def describe(self) -> dict[str, object]:
+        counts = {label: 0 for label in LABELS}
+        for ex in self.examples:
+            counts[ex.label] += 1
+        return {"path": self.path, "format": self.format, "rows": len(self.examples),
+                "labels": counts, "sha256": self.sha256}  # fmt: skip
+
+
+def _label_from(value: object, kind: str | None, where: str) -> str:
+    text = str(value).strip().lower()
+    if text in LABELS:
+        return text
+    if text in {"toxicity", "abusive", "offensive", "hate"}:
+        return "toxic"
+    if text in {"1", "0", "true", "false", "1.0", "0.0"}:
+        positive = text in {"1", "true", "1.0"}
+        if kind is None:
+            raise DatasetError(
+                f"{where}: numeric label {value!r} needs to know which head it is for; "
+                "pass the kind (spam or toxic), e.g. PATH with --kind"
+            )
+        return kind if positive else "ham"
+    raise DatasetError(f"{where}: unknown label {value!r} (expected ham, spam, toxic, 0 or 1)")
+
+
+def guess_kind(path: Path) -> str | None:
+    """Guess which head a numerically labelled file is for from its name."""
+    name = path.name.lower()
+    if "spam" in name:
+        return "spam"
+    if any(word in name for word in ("toxic", "hate", "abus", "offens", "insult")):
+        return "toxic"
+    return None
+
+
+def _read_jsonl(path: Path, text: str, kind: str | None) -> Iterator[Example]:
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise DatasetError(f"{where}: not JSON: {exc}") from None
+        if not isinstance(row, dict) or not str(row.get("text") or "").strip():
+            raise DatasetError(f"{where}: each line needs a non-empty text")
+        yield Example(
+            text=str(row["text"]),
+            label=_label_from(row.get("label"), kind, where),
+            tags=tuple(row.get("tags") or ()),
+            name=str(row.get("name") or ""),
+            email=str(row.get("email") or ""),
+            url=str(row.get("url") or ""),
+            source=str(path),
+        )
+
+
+def _read_csv(path: Path, text: str, kind: str | None) -> tuple[str, Iterator[Example]]:
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
+    if {"content", "class"} <= set(columns):
+        content, klass = columns["content"], columns["class"]
+
+        def youtube() -> Iterator[Example]:
+            for n, row in enumerate(reader, 2):
+                label = _label_from(row[klass], "spam", f"{path}:{n}")
+                yield Example(row[content], label, name=row.get(columns.get("author", ""), "") or "",
+                              source=str(path))  # fmt: skip
+
+        return "youtube-spam-csv", youtube()
+    if (
+        set(JIGSAW_COLUMNS) <= set(columns)
+        and "comment_text" in columns
+        or (set(JIGSAW_COLUMNS) <= set(columns) and "text" in columns)
+    ):
+        text_col = columns.get("comment_text") or columns["text"]
+
+        def jigsaw() -> Iterator[Example]:
+            for row in reader:
+                flags = {c: str(row[columns[c]]).strip() in {"1", "1.0", "true"} for c in JIGSAW_COLUMNS}
+                tags = tuple(tag for col, tag in _JIGSAW_TAGS.items() if flags[col])
+                label = "toxic" if any(flags.values()) else "ham"
+                yield Example(row[text_col], label, tags, source=str(path))
+
+        return "jigsaw-csv", jigsaw()
+    if "text" in columns and "label" in columns:
+        text_col, label_col = columns["text"], columns["label"]
+
+        def plain() -> Iterator[Example]:
+            for n, row in enumerate(reader, 2):
+                yield Example(
+                    row[text_col],
+                    _label_from(row[label_col], kind, f"{path}:{n}"),
+                    name=row.get(columns.get("name", ""), "") or "",
+                    email=row.get(columns.get("email", ""), "") or "",
+                    url=row.get(columns.get("url", ""), "") or "",
+                    source=str(path),
+                )
+
+        return "text-label-csv", plain()
+    raise DatasetError(
+        f"{path}: unrecognised CSV header {reader.fieldnames}; expected text,label or "
+        "Jigsaw's six label columns or YouTube's CONTENT,CLASS"
+    )
+
+
+def _read_sms_tsv(path: Path, text: str) -> Iterator[Example]:
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        label, sep, message = line.partition("\t")
+        if not sep:
+            raise DatasetError(f"{path}:{number}: expected 'ham<TAB>text' or 'spam<TAB>text'")
+        yield Example(message, _label_from(label, "spam", f"{path}:{number}"), source=str(path))
+
+
+def load(path: str | Path, kind: str | None = None) -> Dataset:
+    """Read one data file, detecting its format: JSONL, CSV (plain, Jigsaw, YouTube) or SMS TSV."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from None
+    text = raw.decode("utf-8-sig", errors="replace")
+    kind = kind or guess_kind(path)
+    first = text.lstrip()[:1]
+    if path.suffix in {".jsonl", ".ndjson"} or first == "{":
+        fmt, rows = "jsonl", _read_jsonl(path, text, kind)
+    elif path.suffix == ".tsv" or (
+        "\t" in text.split("\n", 1)[0] and text.split("\t", 1)[0].strip().lower() in {"ham", "spam"}
+    ):
+        fmt, rows = "sms-spam-tsv", _read_sms_tsv(path, text)
+    else:
+        fmt, rows = _read_csv(path, text, kind)
+    examples = [ex for ex in rows if ex.text and ex.text.strip()]
+    if not examples:
+        raise DatasetError(f"{path}: no examples")
+    return Dataset(str(path), fmt, examples, hashlib.sha256(raw).hexdigest())
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    return sorted(Path(corpus_dir).glob("*.jsonl"))
+
+
+def load_corpus(corpus_dir: Path) -> list[Dataset]:
+    """Read every JSONL file of the seed corpus."""
+    files = corpus_files(corpus_dir)
+    if not files:
+        raise DatasetError(f"no *.jsonl files in {corpus_dir}")
+    return [load(p) for p in files]
+
+
+def deduplicate(examples: Iterable[Example], key) -> list[Example]:  # noqa: ANN001
+    """Keep the last example for each key (later sources win), in first-seen order."""
+    chosen: dict[str, Example] = {}
+    for ex in examples:
+        k = key(ex)
+        chosen.pop(k, None)
+        chosen[k] = ex
+    return list(chosen.values())

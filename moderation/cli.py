@@ -1,0 +1,224 @@
+"""The `moderation` command: serve, train, evaluate, score, promote, keys, db, purge."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from moderation.classifier import bundle as bundles
+from moderation.config import ConfigError, Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.load()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _store():
+    from moderation.store.database import make_engine
+    from moderation.store.repository import Store
+
+    return Store(make_engine(_settings().resolved_database_url))
+
+
+@click.group()
+@click.version_option(package_name="moderation")
+def main() -> None:
+    """Self-hosted comment moderation."""
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the latest schema."""
+    from moderation.store.database import upgrade
+
+    url = _settings().resolved_database_url
+    upgrade(url)
+    click.echo("database is up to date")
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--role", type=click.Choice(["client", "moderator", "admin"]), required=True)
+@click.option("--name", required=True, help="Who the key is for, e.g. the site's name.")
+def keys_create(role: str, name: str) -> None:
+    """Create a key and print it once, as the last line."""
+    key, secret = _store().create_key(role, name)
+    click.echo(f"created {role} key {key.prefix} for {name!r}; store it now, it is not shown again:")
+    click.echo(secret)
+
+
+@keys.command("revoke")
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key with this prefix (the part after mk_)."""
+    prefix = prefix.split("_")[1] if prefix.startswith("mk_") else prefix
+    if not _store().revoke_key(prefix):
+        raise click.ClickException(f"no active key with prefix {prefix}")
+    click.echo(f"revoked {prefix}")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    for key in _store().list_keys():
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        click.echo(f"{key.prefix}\t{key.role}\t{state}\t{key.name}")
+
+
+# --- model ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Extra labelled data: JSONL, CSV (text,label), Jigsaw CSV, YouTube spam CSV, SMS spam TSV.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["spam", "toxic"]),
+    default=None,
+    help="For files with 0/1 labels: which head they label (else guessed from the file name).",
+)
+@click.option("--from-db", is_flag=True, help="Add moderator and CMS labels from the database.")
+@click.option("--no-corpus", is_flag=True, help="Train without the seed corpus.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model folder (default: MODERATION_MODEL_DIR).",
+)
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--make-current", is_flag=True, help="Make the new version current even if one is.")
+def train(data_paths, kind, from_db, no_corpus, out, seed, make_current) -> None:  # noqa: ANN001
+    """Train a new model version on the seed corpus plus any extra data."""
+    from moderation.classifier.datasets import Dataset, DatasetError, Example, load, load_corpus
+    from moderation.classifier.train import train as run_training
+
+    settings = _settings()
+    model_dir = Path(out or settings.model_dir)
+    datasets = []
+    try:
+        if not no_corpus:
+            datasets += load_corpus(Path(settings.model_dir) / "corpus")
+        datasets += [load(p, kind) for p in data_paths]
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    if from_db:
+        rows = list(_store().training_labels())
+        label_of = {"toxic": "toxic", "spam": "spam", "ham": "ham"}
+        examples = [
+            Example(r["text"], label_of[r["label"]], name=r["name"], source=r["source"])
+            for r in rows
+            if r["label"] in label_of
+        ]
+        datasets.append(Dataset("database:labels", "labels", examples))
+        click.echo(f"{len(examples)} labels from the database")
+    if not datasets:
+        raise click.ClickException("nothing to train on")
+    from moderation.service import thresholds_from
+
+    path = run_training(
+        datasets, model_dir, seed=seed, thresholds=thresholds_from(settings),
+        make_current=True if make_current else None, log=click.echo,
+    )  # fmt: skip
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Promote even if it scores worse than the current model.")
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labelled data neither model trained on, to compare them like for like.",
+)
+@click.option("--kind", type=click.Choice(["spam", "toxic"]), default=None)
+def promote(version: str, force: bool, data_paths: tuple[str, ...], kind: str | None) -> None:
+    """Make VERSION the current model; the running service switches within seconds."""
+    model_dir = Path(_settings().model_dir)
+    try:
+        candidate = bundles.ModelBundle.load(bundles.versions_dir(model_dir) / version)
+    except bundles.ModelError as exc:
+        raise click.ClickException(f"cannot promote {version}: {exc}") from None
+    current = bundles.current_version(model_dir)
+    if current and current != version and not force:
+        from moderation.classifier.datasets import DatasetError, load
+        from moderation.classifier.promotion import compare
+
+        try:
+            examples = [ex for p in data_paths for ex in load(p, kind).examples]
+        except DatasetError as exc:
+            raise click.ClickException(str(exc)) from None
+        verdict = compare(model_dir, candidate, current, examples)
+        click.echo(verdict.summary)
+        if not verdict.better_or_equal:
+            raise click.ClickException(f"{version} is worse than {current}; use --force to promote anyway")
+    bundles.set_current_version(model_dir, candidate.version)
+    click.echo(f"{candidate.version} is now current")
+
+
+# --- serving ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Default: 2 x cores + 1, at most 8.")
+@click.option("--no-migrate", is_flag=True, help="Skip `db upgrade` before starting.")
+def serve(host: str, port: int, workers: int | None, no_migrate: bool) -> None:
+    """Run the service under gunicorn with production settings."""
+    settings = _settings()
+    if not no_migrate:
+        from moderation.store.database import upgrade
+
+        upgrade(settings.resolved_database_url)
+    # Fail here, with one clear message, rather than in every worker.
+    try:
+        bundles.ModelBundle.load_current(Path(settings.model_dir))
+    except bundles.ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    workers = workers or min(2 * (os.cpu_count() or 1) + 1, 8)
+    metrics_dir = tempfile.mkdtemp(prefix="moderation-metrics-")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    args = [
+        gunicorn,
+        "--config", "python:moderation.gunicorn_conf",
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "moderation.app:create_app()",
+    ]  # fmt: skip
+    click.echo(f"serving on {host}:{port} with {workers} workers")
+    os.execvpe(args[0], args, env)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

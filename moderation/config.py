@@ -1,0 +1,153 @@
+"""Service configuration: defaults, then an optional file, then MODERATION_* environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _split_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        items = value
+    else:
+        items = value.split(",")
+    return tuple(item.strip() for item in items if item and item.strip())
+
+
+def _parse_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+class ConfigError(ValueError):
+    """A configuration value cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment, with the defaults of a one-machine install."""
+
+    database_url: str = ""
+    redis_url: str = ""
+    model_dir: str = str(PROJECT_ROOT / "model")
+    instance_dir: str = str(PROJECT_ROOT / "instance")
+    blocked_terms: tuple[str, ...] = ()
+    watched_terms: tuple[str, ...] = ()
+    blocked_authors: tuple[str, ...] = ()
+    max_links: int = 2
+    max_text_length: int = 10_000
+    max_body_bytes: int = 64 * 1024
+    rate_limit: str = "600/minute"
+    ip_rate_limit: str = "1200/minute"
+    spam_hold: float = 0.5
+    spam_reject: float = 0.9
+    toxicity_hold: float = 0.5
+    toxicity_reject: float = 0.9
+    flood_seconds: int = 15
+    duplicate_seconds: int = 86_400
+    min_elapsed_ms: int = 3_000
+    trusted_after: int = 1
+    hold_new_authors: bool = False
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    secret_key: str = ""
+    log_level: str = "INFO"
+    debug_logging: bool = False
+
+    def __post_init__(self) -> None:
+        for head in ("spam", "toxicity"):
+            hold, reject = getattr(self, f"{head}_hold"), getattr(self, f"{head}_reject")
+            if not 0.0 <= hold <= reject <= 1.0:
+                raise ConfigError(
+                    f"{head} thresholds must satisfy 0 <= hold <= reject <= 1, got {hold} and {reject}"
+                )
+        if self.max_links < 1:
+            raise ConfigError("max_links must be at least 1")
+        if self.max_text_length < 1:
+            raise ConfigError("max_text_length must be at least 1")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """Return the database URL, defaulting to a SQLite file in the instance folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.instance_dir) / 'moderation.sqlite3'}"
+
+    @property
+    def rate_limit_enabled(self) -> bool:
+        return self.rate_limit.strip().lower() != "off"
+
+    @classmethod
+    def load(
+        cls,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Build settings: defaults, the optional MODERATION_CONFIG file, the environment, overrides."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        config_file = environ.get("MODERATION_CONFIG")
+        if config_file:
+            raw.update(_read_config_file(Path(config_file)))
+        for f in fields(cls):
+            env_name = f"MODERATION_{f.name.upper()}"
+            if env_name in environ:
+                raw[f.name] = environ[env_name]
+        if overrides:
+            raw.update({k.lower(): v for k, v in overrides.items()})
+        return cls(**{name: _coerce(name, value) for name, value in raw.items()})
+
+    def public_dict(self) -> dict[str, Any]:
+        """Return the settings without secrets, for logs and debugging."""
+        data = dataclasses.asdict(self)
+        for secret in ("webhook_secret", "secret_key"):
+            if data[secret]:
+                data[secret] = "***"
+        return data
+
+
+_FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name not in _FIELD_TYPES:
+        raise ConfigError(f"unknown setting {name!r}")
+    kind = _FIELD_TYPES[name]
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            return _parse_bool(value)
+        if kind.startswith("tuple"):
+            return _split_list(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r}: {exc}") from exc
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        data = tomllib.loads(text)
+    section = data.get("moderation", data)
+    return {str(k).lower(): v for k, v in section.items()}

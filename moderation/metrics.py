@@ -1,0 +1,73 @@
+"""Prometheus metrics: decisions by outcome and reason, latency, model version."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from moderation.store.tables import Comment
+
+DECISIONS = Counter(
+    "moderation_decisions_total", "Comments decided, by decision and primary reason", ["decision", "reason"]
+)
+DECISION_SECONDS = Histogram(
+    "moderation_decision_seconds",
+    "Time to decide on and store one comment",
+    buckets=(0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0),
+)
+REQUEST_SECONDS = Histogram(
+    "moderation_http_request_seconds",
+    "HTTP request latency by endpoint and status",
+    ["endpoint", "method", "status"],
+    buckets=(0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.5),
+)
+MODEL_INFO = Gauge(
+    "moderation_model_info", "The model version in use (value 1)", ["version"], multiprocess_mode="max"
+)
+
+
+def record_decision(comment: Comment, seconds: float) -> None:
+    DECISIONS.labels(comment.decision, comment.reason_code).inc()
+    DECISION_SECONDS.observe(seconds)
+
+
+def set_model_version(version: str, previous: str | None = None) -> None:
+    if previous and previous != version:
+        MODEL_INFO.labels(previous).set(0)
+    MODEL_INFO.labels(version).set(1)
+
+
+def metrics_response() -> Response:
+    """Render every worker's metrics when gunicorn runs several, else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = getattr(g, "request_started", None)
+        if started is not None:
+            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+            REQUEST_SECONDS.labels(endpoint, request.method, str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
+        return response

@@ -1,0 +1,125 @@
+"""The moderation service: one submission in, one stored decision out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from moderation.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
+from moderation.classifier.bundle import ModelHolder
+from moderation.config import Settings
+from moderation.domain import Submission, Thresholds
+from moderation.policy import decide
+from moderation.store.repository import Principal, Store, new_comment_id, utcnow
+from moderation.store.tables import Comment
+
+FEEDBACK_LABELS = ("spam", "toxic", "ham")
+
+
+def rules_from(settings: Settings) -> CheckRules:
+    return CheckRules(
+        blocked_terms=TermMatcher(settings.blocked_terms),
+        watched_terms=TermMatcher(settings.watched_terms),
+        blocked_authors=AuthorBlockList(settings.blocked_authors),
+        max_links=settings.max_links,
+        flood_seconds=settings.flood_seconds,
+        min_elapsed_ms=settings.min_elapsed_ms,
+        trusted_after=settings.trusted_after,
+        hold_new_authors=settings.hold_new_authors,
+    )
+
+
+def thresholds_from(settings: Settings) -> Thresholds:
+    return Thresholds(
+        settings.spam_hold, settings.spam_reject, settings.toxicity_hold, settings.toxicity_reject
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    comment: Comment
+    created: bool
+    seconds: float
+
+
+class ModerationService:
+    """Runs normalize, checks, classifier and policy on a submission and stores the result."""
+
+    def __init__(self, settings: Settings, store: Store, models: ModelHolder) -> None:
+        self.settings = settings
+        self.store = store
+        self.models = models
+        self.rules = rules_from(settings)
+        self.thresholds = thresholds_from(settings)
+
+    def submit(self, principal: Principal, fields: dict[str, Any]) -> Outcome:
+        """Decide on a new comment and commit it before returning; a replay returns the stored one."""
+        started = time.perf_counter()
+        client_comment_id = fields.get("client_comment_id")
+        if client_comment_id is not None:
+            stored = self.store.find_replay(principal.key_id, client_comment_id)
+            if stored is not None:
+                return Outcome(stored, False, time.perf_counter() - started)
+        submission = Submission(**fields)
+        now = utcnow()
+        history = self.store.author_history(
+            submission.email,
+            submission.ip,
+            submission.text_fingerprint,
+            now,
+            self.settings.duplicate_seconds,
+        )
+        signals = run_checks(submission, history, self.rules)
+        bundle = self.models.get()
+        record = submission.classifier_record()
+        scores = bundle.score(record)
+        decision = decide(signals, scores, self.thresholds)
+        evidence: dict[str, Any] = {
+            "signals": {s.code: s.detail for s in signals if s.detail},
+        }
+        if decision.outcome.value != "approve":
+            # Moderators review held and rejected comments; explaining approvals costs time for nothing.
+            evidence["terms"] = bundle.explain(record)
+        comment = Comment(
+            id=new_comment_id(now),
+            client_key_id=principal.key_id,
+            client_comment_id=client_comment_id,
+            name=submission.name,
+            email=submission.email,
+            email_key=submission.email.lower(),
+            text=submission.text,
+            url=submission.url,
+            post_id=submission.post_id,
+            ip=submission.ip,
+            user_agent=submission.user_agent,
+            referrer=submission.referrer,
+            parent_id=submission.parent_id,
+            honeypot=submission.honeypot,
+            elapsed_ms=submission.elapsed_ms,
+            fingerprint=submission.text_fingerprint,
+            decision=decision.outcome.value,
+            status=decision.outcome.status,
+            reason_code=decision.reason.code,
+            reasons=[asdict(r) for r in decision.reasons],
+            signals=[{"code": s.code, "severity": s.severity.value, "detail": s.detail} for s in signals],
+            scores={head: round(value, 4) for head, value in scores.items()},
+            evidence=evidence,
+            model_version=bundle.version,
+            created_at=now,
+        )
+        stored, created = self.store.insert_comment(comment)
+        return Outcome(stored, created, time.perf_counter() - started)
+
+    def visible_to(self, principal: Principal, comment_id: str) -> Comment | None:
+        """Return the comment if this principal may see it: its own client, or a moderator."""
+        comment = self.store.get_comment(comment_id)
+        if comment is None:
+            return None
+        if principal.has("moderator") or comment.client_key_id == principal.key_id:
+            return comment
+        return None
+
+    def feedback(self, principal: Principal, comment: Comment, label: str) -> Any:
+        """Store the CMS's own verdict on a comment as a training label."""
+        return self.store.add_label(comment, label, "cms_feedback", principal.key_id)

@@ -1,0 +1,1 @@
+"""The store: every table, the engine, migrations and the queries the service makes."""

@@ -1,0 +1,191 @@
+"""The queries the service makes: keys, comments, author history and labels."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Iterator
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from moderation.domain import AuthorHistory
+from moderation.store.tables import ApiKey, Comment, Label
+
+ROLES = ("client", "moderator", "admin")
+KEY_PREFIX = "mk"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_comment_id(now: datetime) -> str:
+    """A 28-hex-digit id that sorts by creation time."""
+    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(8)}"
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are 256-bit random strings, so one SHA-256 suffices; a slow hash would only cost latency.
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: which key, which role."""
+
+    key_id: int
+    name: str
+    role: str
+
+    def has(self, role: str) -> bool:
+        return self.role == "admin" or self.role == role
+
+
+class Store:
+    """All reads and writes of the service, one short transaction each."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def ping(self) -> None:
+        """Raise when the database cannot answer a trivial query."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def create_key(self, role: str, name: str) -> tuple[ApiKey, str]:
+        """Create a key and return it with its plaintext, which is never stored."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        key = ApiKey(prefix=prefix, key_hash=hash_secret(secret), name=name, role=role, created_at=utcnow())
+        with self.sessions.begin() as session:
+            session.add(key)
+        return key, f"{KEY_PREFIX}_{prefix}_{secret}"
+
+    def authenticate(self, presented: str) -> Principal | None:
+        """Return the principal for a presented key, or None when it is unknown or revoked."""
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != KEY_PREFIX:
+            return None
+        _, prefix, secret = parts
+        with self.sessions() as session:
+            key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        # Compare even when the prefix is unknown, so timing does not tell which prefixes exist.
+        expected = key.key_hash if key else "0" * 64
+        if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
+            return None
+        if key.revoked_at is not None:
+            return None
+        return Principal(key.id, key.name, key.role)
+
+    def revoke_key(self, prefix: str) -> bool:
+        with self.sessions.begin() as session:
+            key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+            if key is None or key.revoked_at is not None:
+                return False
+            key.revoked_at = utcnow()
+            return True
+
+    def list_keys(self) -> list[ApiKey]:
+        with self.sessions() as session:
+            return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+    # --- comments -------------------------------------------------------------------------
+
+    def find_replay(self, key_id: int, client_comment_id: str) -> Comment | None:
+        with self.sessions() as session:
+            return session.scalar(
+                select(Comment).where(
+                    Comment.client_key_id == key_id, Comment.client_comment_id == client_comment_id
+                )
+            )
+
+    def author_history(
+        self, email: str, ip: str | None, fingerprint: str, now: datetime, duplicate_seconds: int
+    ) -> AuthorHistory:
+        """Summarize what this author (by email, and IP for flooding) did before now."""
+        email_key = email.lower()
+        with self.sessions() as session:
+            counts = dict(
+                session.execute(
+                    select(Comment.status, func.count())
+                    .where(Comment.email_key == email_key, Comment.status.in_(("approved", "rejected")))
+                    .group_by(Comment.status)
+                ).all()
+            )
+            last = session.scalar(select(func.max(Comment.created_at)).where(Comment.email_key == email_key))
+            if ip:
+                last_ip = session.scalar(select(func.max(Comment.created_at)).where(Comment.ip == ip))
+                last = max(filter(None, (last, last_ip)), default=None)
+            duplicate = session.scalar(
+                select(Comment.id)
+                .where(
+                    Comment.email_key == email_key,
+                    Comment.fingerprint == fingerprint,
+                    Comment.created_at >= now - timedelta(seconds=duplicate_seconds),
+                )
+                .limit(1)
+            )
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        return AuthorHistory(
+            approved=counts.get("approved", 0),
+            rejected=counts.get("rejected", 0),
+            seconds_since_last=(now - last).total_seconds() if last else None,
+            duplicate=duplicate is not None,
+        )
+
+    def insert_comment(self, comment: Comment) -> tuple[Comment, bool]:
+        """Insert comment; on a replayed client id return the stored one instead, and False."""
+        try:
+            with self.sessions.begin() as session:
+                session.add(comment)
+            return comment, True
+        except IntegrityError:
+            if comment.client_comment_id is None:
+                raise
+            stored = self.find_replay(comment.client_key_id, comment.client_comment_id)
+            if stored is None:
+                raise
+            return stored, False
+
+    def get_comment(self, comment_id: str) -> Comment | None:
+        with self.sessions() as session:
+            return session.get(Comment, comment_id)
+
+    def add_label(self, comment: Comment, label: str, source: str, key_id: int) -> Label:
+        row = Label(
+            comment_id=comment.id,
+            source=source,
+            label=label,
+            text=comment.text,
+            name=comment.name,
+            key_id=key_id,
+            created_at=utcnow(),
+        )
+        with self.sessions.begin() as session:
+            session.add(row)
+        return row
+
+    def training_labels(self) -> Iterator[dict[str, Any]]:
+        """Yield the latest verdict per comment (and every label without a comment)."""
+        with self.sessions() as session:
+            rows = session.scalars(select(Label).order_by(Label.created_at, Label.id)).all()
+        latest: dict[str, Label] = {}
+        for row in rows:
+            latest[row.comment_id or f"label-{row.id}"] = row
+        for row in latest.values():
+            yield {"text": row.text, "label": row.label, "name": row.name or "", "source": row.source}
+
+    def count_comments(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.count()).select_from(Comment)) or 0

@@ -1,0 +1,126 @@
+"""Table definitions (SQLAlchemy 2 declarative); Alembic migrations create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("client_key_id", "client_comment_id", name="uq_comments_client_comment"),
+        Index("ix_comments_email_created", "email_key", "created_at"),
+        Index("ix_comments_ip_created", "ip", "created_at"),
+        Index("ix_comments_email_fingerprint", "email_key", "fingerprint"),
+        Index("ix_comments_status_created", "status", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    client_comment_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    post_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    referrer: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    parent_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    honeypot: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    elapsed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str] = mapped_column(String(32))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    signals: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    scores: Mapped[dict[str, float]] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    review_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class Review(Base):
+    """The audit trail: one row for every moderator action."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), index=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Label(Base):
+    """A verdict on a comment that training can learn from: CMS feedback or a moderator review."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    source: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

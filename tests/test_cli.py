@@ -1,0 +1,150 @@
+"""Every CLI verb, through click's runner or a real subprocess."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from moderation.classifier.bundle import current_version, list_versions
+from moderation.cli import main
+from moderation.store.database import make_engine
+from moderation.store.repository import Store
+from tests.conftest import CORPUS
+
+SMALL_CORPUS = Path(__file__).parent / "fixtures" / "small_corpus"
+
+
+@pytest.fixture
+def env(tmp_path, model_dir, monkeypatch):
+    """Point the CLI at a fresh database and the session model through its environment."""
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("MODERATION_DATABASE_URL", url)
+    monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
+    return {"url": url}
+
+
+def test_db_upgrade_then_keys_create_prints_key_last(runner, env):
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(main, ["keys", "create", "--role", "client", "--name", "Example News"])
+    assert result.exit_code == 0
+    key = result.output.strip().splitlines()[-1]
+    principal = Store(make_engine(env["url"])).authenticate(key)
+    assert principal is not None and principal.role == "client" and principal.name == "Example News"
+
+
+def test_keys_list_and_revoke(runner, env):
+    runner.invoke(main, ["db", "upgrade"])
+    key = runner.invoke(main, ["keys", "create", "--role", "moderator", "--name", "desk"]).output.split()[-1]
+    prefix = key.split("_")[1]
+    listing = runner.invoke(main, ["keys", "list"]).output
+    assert prefix in listing and key.split("_", 2)[2] not in listing
+    assert runner.invoke(main, ["keys", "revoke", key]).exit_code == 0
+    assert Store(make_engine(env["url"])).authenticate(key) is None
+    again = runner.invoke(main, ["keys", "revoke", prefix])
+    assert again.exit_code != 0 and "no active key" in again.output
+
+
+def test_keys_create_rejects_unknown_role(runner, env):
+    result = runner.invoke(main, ["keys", "create", "--role", "root", "--name", "x"])
+    assert result.exit_code == 2
+
+
+def test_train_writes_a_verified_version_and_makes_first_one_current(runner, tmp_path, monkeypatch):
+    model_dir = tmp_path / "models"
+    (model_dir / "corpus").mkdir(parents=True)
+    for path in CORPUS.glob("*.jsonl"):
+        # A slice of every corpus file keeps this test quick; the session model uses all of it.
+        lines = path.read_text(encoding="utf-8").splitlines()[:120]
+        (model_dir / "corpus" / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
+    result = runner.invoke(main, ["train", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    versions = list(list_versions(model_dir))
+    assert len(versions) == 1 and current_version(model_dir) == versions[0]
+    manifest = json.loads((model_dir / "versions" / versions[0] / "manifest.json").read_text())
+    assert manifest["seed"] == 7 and manifest["files"]["model.joblib"]["sha256"]
+    assert {d["format"] for d in manifest["data"]} == {"jsonl"}
+    assert manifest["metrics"]["held_out"]["spam"]["roc_auc"] > 0.8
+    time.sleep(1.1)  # versions are named by the second
+    second = runner.invoke(main, ["train", "--seed", "7"])
+    assert second.exit_code == 0
+    assert current_version(model_dir) == versions[0], "a second training run does not switch by itself"
+    newer = sorted(list_versions(model_dir))[-1]
+    promoted = runner.invoke(main, ["promote", newer])
+    assert promoted.exit_code == 0, promoted.output
+    assert current_version(model_dir) == newer
+
+
+def test_promote_refuses_unknown_or_broken_version(runner, env, model_dir):
+    result = runner.invoke(main, ["promote", "v-does-not-exist"])
+    assert result.exit_code != 0 and "cannot promote" in result.output
+    assert current_version(model_dir) is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_runs_gunicorn_and_answers_over_http(tmp_path, model_dir):
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODERATION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        "MODERATION_MODEL_DIR": str(model_dir),
+    }
+    cli = [sys.executable, "-m", "moderation"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [*cli, "keys", "create", "--role", "client", "--name", "site"],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    key = created.stdout.strip().splitlines()[-1]
+    server = subprocess.Popen(
+        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "service did not become ready"
+            time.sleep(0.2)
+        response = requests.post(
+            f"{base}/v1/comments",
+            json={"name": "Ann", "email": "ann@example.org", "text": "Clear and useful, thank you."},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        assert response.status_code == 201
+        assert response.json()["decision"] in {"approve", "hold", "reject"}
+        fetched = requests.get(
+            f"{base}/v1/comments/{response.json()['id']}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=5,
+        )
+        assert fetched.json()["id"] == response.json()["id"]
+        metrics = requests.get(f"{base}/metrics", timeout=5).text
+        assert "moderation_decisions_total" in metrics
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0
+    # Logs are JSON lines and never carry the commenter's email or text.
+    assert "ann@example.org" not in output and "Clear and useful" not in output
+    access = [json.loads(line) for line in output.splitlines() if '"logger": "access"' in line]
+    assert any(entry["path"] == "/v1/comments" and entry["status"] == 201 for entry in access)

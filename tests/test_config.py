@@ -1,0 +1,38 @@
+import pytest
+
+from moderation.config import ConfigError, Settings
+
+
+def test_defaults_run_on_one_machine_with_sqlite():
+    settings = Settings.load(environ={})
+    assert settings.resolved_database_url.startswith("sqlite:///")
+    assert settings.max_links == 2 and settings.flood_seconds == 15 and settings.redis_url == ""
+
+
+def test_environment_then_overrides_win(tmp_path):
+    config = tmp_path / "moderation.toml"
+    config.write_text('[moderation]\nmax_links = 5\nblocked_terms = ["casino", "loan"]\nspam_reject = 0.8\n')
+    environ = {
+        "MODERATION_CONFIG": str(config),
+        "MODERATION_MAX_LINKS": "3",
+        "MODERATION_WATCHED_TERMS": "a, b",
+    }
+    settings = Settings.load({"spam_reject": 0.95}, environ=environ)
+    assert settings.max_links == 3  # environment beats the file
+    assert settings.blocked_terms == ("casino", "loan")  # from the file
+    assert settings.watched_terms == ("a", "b")
+    assert settings.spam_reject == 0.95  # overrides beat everything
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"spam_hold": 0.95, "spam_reject": 0.9}, {"max_links": 0}, {"nonsense": 1}, {"max_links": "many"}],
+)
+def test_bad_settings_are_refused_with_a_message(overrides):
+    with pytest.raises(ConfigError):
+        Settings.load(overrides, environ={})
+
+
+def test_public_dict_hides_secrets():
+    settings = Settings.load({"webhook_secret": "s3cret"}, environ={})
+    assert settings.public_dict()["webhook_secret"] == "***"

@@ -1,0 +1,120 @@
+"""The store against SQLite and the real PostgreSQL server."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from moderation.store.database import make_engine
+from moderation.store.repository import Store, new_comment_id, utcnow
+from moderation.store.tables import Comment
+
+
+@pytest.fixture
+def store(database_url):
+    store = Store(make_engine(database_url))
+    yield store
+    store.engine.dispose()
+
+
+def make_comment(key_id, **fields):
+    now = fields.pop("created_at", utcnow())
+    values = dict(
+        id=new_comment_id(now), client_key_id=key_id, client_comment_id=None, name="Ana",
+        email="Ana@Example.org", email_key="ana@example.org", text="Hello", fingerprint="f" * 64,
+        decision="approve", status="approved", reason_code="clean",
+        reasons=[{"code": "clean", "message": "ok", "detail": {}}], signals=[],
+        scores={"spam": 0.1, "toxicity": 0.2}, evidence={}, model_version="v1", created_at=now,
+    )  # fmt: skip
+    values.update(fields)
+    return Comment(**values)
+
+
+def test_keys_round_trip_and_revocation(store):
+    key, secret = store.create_key("moderator", "desk")
+    principal = store.authenticate(secret)
+    assert principal is not None and principal.role == "moderator" and principal.key_id == key.id
+    assert store.authenticate(secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+    assert store.authenticate("mk_nope_nope") is None
+    assert store.revoke_key(key.prefix) and not store.revoke_key(key.prefix)
+    assert store.authenticate(secret) is None
+
+
+def test_comment_is_stored_with_utc_times_and_json_fields(store):
+    key, _ = store.create_key("client", "site")
+    comment, created = store.insert_comment(make_comment(key.id, text="Zero\u200bwidth"))
+    assert created
+    loaded = store.get_comment(comment.id)
+    assert loaded.text == "Zero\u200bwidth"
+    assert loaded.created_at.utcoffset() == timedelta(0)
+    assert loaded.reasons[0]["code"] == "clean" and loaded.scores["toxicity"] == 0.2
+
+
+def test_replay_returns_stored_row_instead_of_a_duplicate(store):
+    key, _ = store.create_key("client", "site")
+    first, created = store.insert_comment(make_comment(key.id, client_comment_id="42"))
+    again, created_again = store.insert_comment(make_comment(key.id, client_comment_id="42", text="other"))
+    assert created and not created_again
+    assert again.id == first.id and again.text == "Hello"
+    assert store.count_comments() == 1
+
+
+def test_comment_without_client_id_never_collides(store):
+    key, _ = store.create_key("client", "site")
+    store.insert_comment(make_comment(key.id))
+    store.insert_comment(make_comment(key.id))
+    assert store.count_comments() == 2
+
+
+def test_primary_key_clash_is_not_mistaken_for_a_replay(store):
+    key, _ = store.create_key("client", "site")
+    comment = make_comment(key.id)
+    store.insert_comment(comment)
+    with pytest.raises(IntegrityError):
+        store.insert_comment(make_comment(key.id, id=comment.id))
+
+
+def test_concurrent_replays_leave_one_row(store):
+    key, _ = store.create_key("client", "site")
+    results = []
+    barrier = threading.Barrier(6)
+
+    def insert():
+        barrier.wait()
+        results.append(store.insert_comment(make_comment(key.id, client_comment_id="race")))
+
+    threads = [threading.Thread(target=insert) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(created for _, created in results) == 1
+    assert len({c.id for c, _ in results}) == 1
+    assert store.count_comments() == 1
+
+
+def test_author_history_counts_statuses_and_finds_recent_activity(store):
+    key, _ = store.create_key("client", "site")
+    now = utcnow()
+    store.insert_comment(make_comment(key.id, created_at=now - timedelta(hours=2), fingerprint="a" * 64))
+    store.insert_comment(
+        make_comment(key.id, created_at=now - timedelta(seconds=5), status="rejected", fingerprint="b" * 64,
+                     email="other@example.org", email_key="other@example.org", ip="198.51.100.7")
+    )  # fmt: skip
+    history = store.author_history("ANA@example.org", "198.51.100.7", "a" * 64, now, 86_400)
+    assert history.approved == 1 and history.rejected == 0
+    assert history.duplicate is True
+    assert 4 < history.seconds_since_last < 6  # the other author's comment from the same IP
+    stale = store.author_history("ana@example.org", None, "a" * 64, now, 3_600)
+    assert stale.duplicate is False and stale.seconds_since_last > 7000
+    stranger = store.author_history("new@example.org", None, "c" * 64, now, 86_400)
+    assert stranger.approved == 0 and stranger.seconds_since_last is None
+
+
+def test_training_labels_keep_latest_verdict_per_comment(store):
+    key, _ = store.create_key("client", "site")
+    comment, _ = store.insert_comment(make_comment(key.id, text="buy now"))
+    store.add_label(comment, "ham", "cms_feedback", key.id)
+    store.add_label(comment, "spam", "cms_feedback", key.id)
+    assert [(r["text"], r["label"]) for r in store.training_labels()] == [("buy now", "spam")]
