@@ -182,10 +182,14 @@ def main() -> None:
             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
             "--chdir", str(ROOT / "bench"), "bare_app:create_app()",
         ]  # fmt: skip
+        floor_script = Path(tmp) / "floor.lua"
+        floor_script.write_text(
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            + (ROOT / "bench" / "post_comments.lua").read_text()
+        )
         results["floor"] = measure_server(
-            gunicorn, dict(os.environ), f"http://127.0.0.1:{port}/v1/comments", args,
-            ROOT / "bench" / "post_comments.lua",
-        )  # fmt: skip
+            gunicorn, dict(os.environ), f"http://127.0.0.1:{port}/v1/comments", args, floor_script
+        )
 
         env = {
             **os.environ,

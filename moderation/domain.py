@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from moderation.classifier.features import PreparedRecord
 from moderation.normalize import normalize
 
 
@@ -65,9 +66,9 @@ class Submission:
         """Hash of the folded text: equal for comments that say the same thing in disguise."""
         return hashlib.sha256(self.folded_text.encode("utf-8")).hexdigest()
 
-    def classifier_record(self) -> dict[str, str]:
-        """Return the fields the classifier reads."""
-        return {"text": self.text, "name": self.name, "email": self.email, "url": self.url or ""}
+    def classifier_record(self) -> PreparedRecord:
+        """Return the fields the classifier reads, reusing the normalization already done."""
+        return PreparedRecord(self.folded_text, self.clean_text, self.name, self.email, self.url or "")
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,29 @@ def test_running_app_reports_promoted_version(app_config, model_copy):
         headers={"Authorization": f"Bearer {key}"},
     )
     assert submitted.json["model_version"] == "v-promoted"
+
+
+def test_fast_single_comment_path_equals_the_pipeline_on_the_whole_corpus(model_dir):
+    from tests.conftest import CORPUS
+
+    bundle = ModelBundle.load_current(model_dir)
+    records = [
+        {k: row.get(k, "") for k in ("text", "name", "email", "url")}
+        for path in sorted(CORPUS.glob("*.jsonl"))
+        for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+    ]
+    batch = bundle.score_many(records)  # scikit-learn's own transform and predict_proba
+    for i, record in enumerate(records):
+        single = bundle.score(record)
+        for head in ("spam", "toxicity"):
+            assert single[head] == pytest.approx(batch[head][i], abs=1e-9)
+
+
+def test_submission_record_scores_like_the_raw_record(model_dir):
+    from moderation.domain import Submission
+
+    bundle = ModelBundle.load_current(model_dir)
+    sub = Submission(name="N1ck", email="n@example.org", text="Fr\u200bee m0ney at http://x.example", url="")
+    assert bundle.score(sub.classifier_record()) == pytest.approx(
+        bundle.score({"text": sub.text, "name": sub.name, "email": sub.email})
+    )

@@ -80,6 +80,11 @@ class ModelBundle:
     pipelines: dict[str, Any]
     path: Path
 
+    def __post_init__(self) -> None:
+        from moderation.classifier.fast import FastScorer
+
+        self.fast = FastScorer(self.pipelines, HEADS)
+
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
         """Load the bundle in path after checking its file hash and scikit-learn version."""
@@ -137,29 +142,24 @@ class ModelBundle:
         return {head: head_scores(self.pipelines[head], matrix) for head in HEADS}
 
     def score(self, record: Record) -> dict[str, float]:
-        """Score one record: the probability of each head."""
-        scores = self.score_many([record])
-        return {head: float(values[0]) for head, values in scores.items()}
+        """Score one record on the fast path: the probability of each head."""
+        return self.fast.score(record if isinstance(record, PreparedRecord) else prepare(record))
 
     def explain(self, record: Record, top: int = 8) -> dict[str, list[dict[str, Any]]]:
         """Return, per head, the features that pushed the score up the most."""
-        prepared = [prepare(record) if not isinstance(record, PreparedRecord) else record]
-        features = self.pipelines["features"]
-        row = features.transform(prepared).tocsr()
+        prepared = record if isinstance(record, PreparedRecord) else prepare(record)
+        columns, values = self.fast.features(prepared)
         names = self.pipelines["feature_names"]
         result: dict[str, list[dict[str, Any]]] = {}
-        for head in HEADS:
-            weights = self.pipelines["weights"][head]
-            contrib = row.multiply(weights).tocsr()
-            pairs = sorted(
-                zip(contrib.indices, contrib.data, strict=True), key=lambda item: item[1], reverse=True
-            )
+        for i, head in enumerate(HEADS):
+            contributions = values * self.fast.weights[columns, i]
+            order = np.argsort(-contributions, kind="stable")[:top]
             terms = []
-            for index, value in pairs:
-                if value <= 0 or len(terms) >= top:
+            for j in order:
+                if contributions[j] <= 0:
                     break
-                kind, _, term = names[index].partition("__")
-                terms.append({"term": term, "kind": kind, "weight": round(float(value), 4)})
+                kind, _, term = str(names[columns[j]]).partition("__")
+                terms.append({"term": term, "kind": kind, "weight": round(float(contributions[j]), 4)})
             result[head] = terms
         return result
 

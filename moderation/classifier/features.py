@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from moderation.classifier.lexicon import lexicon_counts
 from moderation.normalize import normalize
 
 
@@ -75,32 +76,37 @@ _WORD = re.compile(r"\w+")
 STRUCTURAL_NAMES = (
     "log_length", "log_words", "links", "domains", "obfuscated_links", "money", "phone",
     "email_in_text", "upper_ratio", "exclaim_ratio", "digit_ratio", "symbol_ratio",
-    "non_ascii_ratio", "repeats",
+    "non_ascii_ratio", "repeats", "lexicon_obscene", "lexicon_insult", "lexicon_identity",
+    "lexicon_threat", "second_person",
 )  # fmt: skip
+_SECOND_PERSON = re.compile(r"(?<!\w)(?:you|your|youre|ur|u|yourself|ya)(?!\w)")
 
 
 def structural_row(record: PreparedRecord) -> list[float]:
     """Return the structural features of one record, each roughly within [0, 1]."""
     text = record.cleaned
     n = max(len(text), 1)
-    letters = sum(ch.isalpha() for ch in text) or 1
+    letters = sum(map(str.isalpha, text)) or 1
     words = _WORD.findall(text)
-    domains = {m.lower() for m in _URL.findall(text)}
+    urls = _URL.findall(text)
+    symbols = n - sum(map(str.isalnum, text)) - sum(map(str.isspace, text))
     return [
         math.log1p(len(text)) / 10,
         math.log1p(len(words)) / 7,
-        min(len(_URL.findall(text)), 5) / 5,
-        min(len(domains), 5) / 5,
+        min(len(urls), 5) / 5,
+        min(len({u.lower() for u in urls}), 5) / 5,
         min(len(_OBFUSCATED_URL.findall(text)), 3) / 3,
         min(len(_MONEY.findall(text)), 5) / 5,
         min(len(_PHONE.findall(text)), 3) / 3,
         min(len(_EMAIL.findall(text)), 3) / 3,
-        sum(ch.isupper() for ch in text) / letters,
+        sum(map(str.isupper, text)) / letters,
         min(text.count("!") / n * 10, 1.0),
-        sum(ch.isdigit() for ch in text) / n,
-        sum(not ch.isalnum() and not ch.isspace() for ch in text) / n,
-        sum(ord(ch) > 127 for ch in text) / n,
+        sum(map(str.isdigit, text)) / n,
+        symbols / n,
+        (n - len(text.encode("ascii", "ignore"))) / n if text else 0.0,
         min(len(_REPEAT.findall(text)), 3) / 3,
+        *(min(count, 3) / 3 for count in lexicon_counts(record.folded).values()),
+        min(len(_SECOND_PERSON.findall(record.folded)), 3) / 3,
     ]
 
 
