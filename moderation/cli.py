@@ -185,6 +185,114 @@ def promote(version: str, force: bool, data_paths: tuple[str, ...], kind: str | 
     click.echo(f"{candidate.version} is now current")
 
 
+@main.command()
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labelled data the model did not train on.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["spam", "toxic"]),
+    default=None,
+    help="For files with 0/1 labels: which head they label (else guessed from the file name).",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A model version folder (default: the current model).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write report.md, metrics.json and plots (default: evaluations/ in the version).",
+)
+def evaluate(data_paths, kind, model_path, out) -> None:  # noqa: ANN001
+    """Measure a model on labelled data: AUCs, thresholds, calibration, plots."""
+    from moderation.classifier.datasets import DatasetError, load
+    from moderation.classifier.evaluate import EvaluationError
+    from moderation.classifier.evaluate import evaluate as run_evaluation
+    from moderation.service import thresholds_from
+
+    settings = _settings()
+    try:
+        bundle = (
+            bundles.ModelBundle.load(Path(model_path))
+            if model_path
+            else bundles.ModelBundle.load_current(Path(settings.model_dir))
+        )
+        datasets = [load(p, kind) for p in data_paths]
+    except (bundles.ModelError, DatasetError) as exc:
+        raise click.ClickException(str(exc)) from None
+    target = Path(out) if out else bundle.path / "evaluations" / Path(data_paths[0]).stem
+    try:
+        result = run_evaluation(bundle, datasets, thresholds_from(settings), target)
+    except EvaluationError as exc:
+        raise click.ClickException(str(exc)) from None
+    for head, m in result.metrics["heads"].items():
+        hold, reject = m["at_hold"], m["at_reject"]
+        click.echo(
+            f"{head}: ROC-AUC {m['roc_auc']} PR-AUC {m['pr_auc']} | hold@{hold['threshold']} "
+            f"P {hold['precision']} R {hold['recall']} | reject@{reject['threshold']} "
+            f"P {reject['precision']} R {reject['recall']}"
+        )
+    click.echo(f"report: {target / 'report.md'}")
+
+
+@main.command()
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+def score(input_path: str, output_path: str, text_column: str, batch_size: int) -> None:
+    """Add spam and toxicity probability columns to a CSV, streaming it in bounded memory."""
+    import csv
+
+    csv.field_size_limit(10 * 1024 * 1024)
+    try:
+        bundle = bundles.ModelBundle.load_current(Path(_settings().model_dir))
+    except bundles.ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    size = os.path.getsize(input_path)
+    rows_done = 0
+    with (
+        open(input_path, encoding="utf-8-sig", newline="") as src,
+        open(output_path, "w", encoding="utf-8", newline="") as dst,
+        click.progressbar(length=size, label="scoring", file=sys.stderr) as progress,
+    ):
+        reader = csv.DictReader(src)
+        if not reader.fieldnames or text_column not in reader.fieldnames:
+            raise click.ClickException(f"{input_path} has no {text_column!r} column: {reader.fieldnames}")
+        writer = csv.DictWriter(dst, fieldnames=[*reader.fieldnames, "spam", "toxicity"])
+        writer.writeheader()
+
+        def flush(batch: list[dict[str, str]]) -> None:
+            scores = bundle.score_many([row[text_column] or "" for row in batch])
+            for i, row in enumerate(batch):
+                row["spam"] = f"{scores['spam'][i]:.6f}"
+                row["toxicity"] = f"{scores['toxicity'][i]:.6f}"
+            writer.writerows(batch)
+            progress.update(sum(len(v or "") + 1 for row in batch for v in row.values()))
+
+        batch: list[dict[str, str]] = []
+        for row in reader:
+            batch.append(row)
+            if len(batch) >= batch_size:
+                flush(batch)
+                rows_done += len(batch)
+                batch = []
+        if batch:
+            flush(batch)
+            rows_done += len(batch)
+    click.echo(f"scored {rows_done} rows into {output_path}")
+
+
 # --- serving ----------------------------------------------------------------------------------
 
 

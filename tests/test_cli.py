@@ -148,3 +148,81 @@ def test_serve_runs_gunicorn_and_answers_over_http(tmp_path, model_dir):
     assert "ann@example.org" not in output and "Clear and useful" not in output
     access = [json.loads(line) for line in output.splitlines() if '"logger": "access"' in line]
     assert any(entry["path"] == "/v1/comments" and entry["status"] == 201 for entry in access)
+
+
+DATA = Path(__file__).parent / "fixtures" / "datasets"
+
+
+def test_evaluate_writes_report_metrics_and_plots(runner, env, tmp_path):
+    out = tmp_path / "eval"
+    result = runner.invoke(main, ["evaluate", "--data", str(DATA / "plain.csv"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "spam: ROC-AUC" in result.output and "toxicity: ROC-AUC" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    spam = metrics["heads"]["spam"]
+    assert spam["positives"] == 1 and 0 <= spam["roc_auc"] <= 1
+    assert len(spam["per_threshold"]) == 19 and spam["calibration"]
+    assert abs(sum(metrics["policy_share"].values()) - 1) < 1e-6
+    assert (out / "spam.png").read_bytes()[:4] == b"\x89PNG"
+    report = (out / "report.md").read_text()
+    assert "| threshold | precision | recall | F1 | flagged |" in report and "![spam](spam.png)" in report
+
+
+def test_evaluate_refuses_data_the_model_trained_on(runner, env):
+    corpus_file = sorted(CORPUS.glob("*.jsonl"))[0]
+    result = runner.invoke(main, ["evaluate", "--data", str(corpus_file)])
+    assert result.exit_code != 0 and "part of the training data" in result.output
+
+
+def test_score_streams_a_csv_adding_two_columns(runner, env, tmp_path):
+    source = tmp_path / "in.csv"
+    rows = ["id,body"] + [f'{i},"comment number {i}, thanks for the article"' for i in range(2500)]
+    rows.append('9999,"WIN a FREE phone now, text YES to 80088, 150p per msg"')
+    source.write_text("\n".join(rows) + "\n")
+    target = tmp_path / "out.csv"
+    args = ["score", "--input", str(source), "--output", str(target), "--text-column", "body"]
+    result = runner.invoke(main, [*args, "--batch-size", "1000"])
+    assert result.exit_code == 0, result.output
+    import csv
+
+    with target.open() as fh:
+        scored = list(csv.DictReader(fh))
+    assert len(scored) == 2501 and list(scored[0]) == ["id", "body", "spam", "toxicity"]
+    assert scored[-1]["id"] == "9999" and float(scored[-1]["spam"]) > float(scored[0]["spam"])
+    missing = runner.invoke(main, ["score", "--input", str(source), "--output", str(target)])
+    assert missing.exit_code != 0 and "no 'text' column" in missing.output
+
+
+def _small_corpus(model_dir: Path) -> None:
+    (model_dir / "corpus").mkdir(parents=True)
+    for path in CORPUS.glob("*.jsonl"):
+        lines = path.read_text(encoding="utf-8").splitlines()[:80]
+        (model_dir / "corpus" / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_train_with_public_formats_and_moderator_labels(runner, env, tmp_path, monkeypatch):
+    model_dir = tmp_path / "models"
+    _small_corpus(model_dir)
+    monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
+    runner.invoke(main, ["db", "upgrade"])
+    store = Store(make_engine(env["url"]))
+    from tests.test_store import make_comment
+
+    key, _ = store.create_key("client", "site")
+    comment, _ = store.insert_comment(make_comment(key.id, text="Visit cheap-meds.example for pills"))
+    store.add_label(comment, "ham", "cms_feedback", key.id)
+    store.add_label(comment, "spam", "moderator", key.id)  # the latest verdict wins
+    args = ["train", "--from-db"] + [
+        a
+        for f in ("jigsaw_sample.csv", "youtube_spam.csv", "sms_spam.tsv")
+        for a in ("--data", str(DATA / f))
+    ]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "1 labels from the database" in result.output
+    version = current_version(model_dir)
+    manifest = json.loads((model_dir / "versions" / version / "manifest.json").read_text())
+    formats = {d["format"]: d for d in manifest["data"]}
+    assert {"jsonl", "jigsaw-csv", "youtube-spam-csv", "sms-spam-tsv", "labels"} <= set(formats)
+    assert formats["labels"]["labels"] == {"ham": 0, "spam": 1, "toxic": 0}
+    assert formats["jigsaw-csv"]["rows"] == 6 and len(formats["jigsaw-csv"]["sha256"]) == 64

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, exists, func, insert, literal, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from moderation.domain import AuthorHistory
-from moderation.store.tables import ApiKey, Comment, Label
+from moderation.store.tables import ApiKey, Comment, Label, UTCDateTime
 
 ROLES = ("client", "moderator", "admin")
 KEY_PREFIX = "mk"
@@ -22,6 +22,10 @@ KEY_PREFIX = "mk"
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def new_comment_id(now: datetime) -> str:
@@ -77,8 +81,13 @@ class Store:
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             return None
         _, prefix, secret = parts
-        with self.sessions() as session:
-            key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        keys = ApiKey.__table__
+        with self.engine.connect() as connection:
+            key = connection.execute(
+                select(keys.c.id, keys.c.name, keys.c.role, keys.c.key_hash, keys.c.revoked_at).where(
+                    keys.c.prefix == prefix
+                )
+            ).first()
         # Compare even when the prefix is unknown, so timing does not tell which prefixes exist.
         expected = key.key_hash if key else "0" * 64
         if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
@@ -112,43 +121,53 @@ class Store:
     def author_history(
         self, email: str, ip: str | None, fingerprint: str, now: datetime, duplicate_seconds: int
     ) -> AuthorHistory:
-        """Summarize what this author (by email, and IP for flooding) did before now."""
+        """Summarize what this author (by email, and IP for flooding) did before now, in one query."""
+        c = Comment.__table__.c
         email_key = email.lower()
-        with self.sessions() as session:
-            counts = dict(
-                session.execute(
-                    select(Comment.status, func.count())
-                    .where(Comment.email_key == email_key, Comment.status.in_(("approved", "rejected")))
-                    .group_by(Comment.status)
-                ).all()
+        by_email = c.email_key == email_key
+
+        def count(status: str) -> Any:
+            return select(func.count()).where(by_email, c.status == status).scalar_subquery()
+
+        last_by_ip = (
+            select(func.max(c.created_at)).where(c.ip == ip).scalar_subquery()
+            if ip
+            else literal(None, UTCDateTime())
+        )
+        query = select(
+            count("approved").label("approved"),
+            count("rejected").label("rejected"),
+            select(func.max(c.created_at)).where(by_email).scalar_subquery().label("last_email"),
+            last_by_ip.label("last_ip"),
+            exists()
+            .where(
+                by_email,
+                c.fingerprint == fingerprint,
+                c.created_at >= now - timedelta(seconds=duplicate_seconds),
             )
-            last = session.scalar(select(func.max(Comment.created_at)).where(Comment.email_key == email_key))
-            if ip:
-                last_ip = session.scalar(select(func.max(Comment.created_at)).where(Comment.ip == ip))
-                last = max(filter(None, (last, last_ip)), default=None)
-            duplicate = session.scalar(
-                select(Comment.id)
-                .where(
-                    Comment.email_key == email_key,
-                    Comment.fingerprint == fingerprint,
-                    Comment.created_at >= now - timedelta(seconds=duplicate_seconds),
-                )
-                .limit(1)
-            )
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
+            .label("duplicate"),
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).one()
+        lasts = [_as_utc(t) for t in (row.last_email, row.last_ip) if t is not None]
+        last = max(lasts, default=None)
         return AuthorHistory(
-            approved=counts.get("approved", 0),
-            rejected=counts.get("rejected", 0),
+            approved=row.approved or 0,
+            rejected=row.rejected or 0,
             seconds_since_last=(now - last).total_seconds() if last else None,
-            duplicate=duplicate is not None,
+            duplicate=bool(row.duplicate),
         )
 
     def insert_comment(self, comment: Comment) -> tuple[Comment, bool]:
-        """Insert comment; on a replayed client id return the stored one instead, and False."""
+        """Insert comment; on a replayed client id return the stored one instead, and False.
+
+        The unique (client key, client_comment_id) constraint decides, so concurrent replays on
+        any number of workers or instances store one row.
+        """
+        values = {col.key: getattr(comment, col.key) for col in Comment.__table__.columns}
         try:
-            with self.sessions.begin() as session:
-                session.add(comment)
+            with self.engine.begin() as connection:
+                connection.execute(insert(Comment), values)
             return comment, True
         except IntegrityError:
             if comment.client_comment_id is None:
