@@ -70,15 +70,15 @@ class ModerationService:
         )
         signals = run_checks(submission, history, self.rules)
         bundle = self.models.get()
-        record = submission.classifier_record()
-        scores = bundle.score(record)
+        analysis = bundle.analyze(submission.classifier_record())
+        scores = analysis.scores
         decision = decide(signals, scores, self.thresholds)
         evidence: dict[str, Any] = {
             "signals": {s.code: s.detail for s in signals if s.detail},
         }
         if decision.outcome.value != "approve":
             # Moderators review held and rejected comments; explaining approvals costs time for nothing.
-            evidence["terms"] = bundle.explain(record)
+            evidence["terms"] = analysis.explain()
         comment = Comment(
             id=new_comment_id(now),
             client_key_id=principal.key_id,

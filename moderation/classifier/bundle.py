@@ -141,24 +141,42 @@ class ModelBundle:
         matrix = features.transform(prepared)
         return {head: head_scores(self.pipelines[head], matrix) for head in HEADS}
 
+    def analyze(self, record: Record) -> Analysis:
+        """Score one record on the fast path, keeping its features for an explanation."""
+        prepared = record if isinstance(record, PreparedRecord) else prepare(record)
+        columns, values = self.fast.features(prepared)
+        return Analysis(self, columns, values, self.fast.probabilities(columns, values))
+
     def score(self, record: Record) -> dict[str, float]:
         """Score one record on the fast path: the probability of each head."""
-        return self.fast.score(record if isinstance(record, PreparedRecord) else prepare(record))
+        return self.analyze(record).scores
 
     def explain(self, record: Record, top: int = 8) -> dict[str, list[dict[str, Any]]]:
         """Return, per head, the features that pushed the score up the most."""
-        prepared = record if isinstance(record, PreparedRecord) else prepare(record)
-        columns, values = self.fast.features(prepared)
-        names = self.pipelines["feature_names"]
+        return self.analyze(record).explain(top)
+
+
+@dataclass
+class Analysis:
+    """One record's scores and the features behind them."""
+
+    bundle: ModelBundle
+    columns: np.ndarray
+    values: np.ndarray
+    scores: dict[str, float]
+
+    def explain(self, top: int = 8) -> dict[str, list[dict[str, Any]]]:
+        """Return, per head, the features that pushed the score up the most."""
+        names = self.bundle.pipelines["feature_names"]
         result: dict[str, list[dict[str, Any]]] = {}
         for i, head in enumerate(HEADS):
-            contributions = values * self.fast.weights[columns, i]
+            contributions = self.values * self.bundle.fast.weights[self.columns, i]
             order = np.argsort(-contributions, kind="stable")[:top]
             terms = []
             for j in order:
                 if contributions[j] <= 0:
                     break
-                kind, _, term = str(names[columns[j]]).partition("__")
+                kind, _, term = str(names[self.columns[j]]).partition("__")
                 terms.append({"term": term, "kind": kind, "weight": round(float(contributions[j]), 4)})
             result[head] = terms
         return result

@@ -75,15 +75,14 @@ class FastScorer:
             all_values.append(values)
         return np.concatenate(all_columns), np.concatenate(all_values)
 
-    def decision(self, record: PreparedRecord) -> np.ndarray:
-        """Return each head's linear decision value."""
-        columns, values = self.features(record)
-        return self.intercepts + values @ self.weights[columns]
-
-    def score(self, record: PreparedRecord) -> dict[str, float]:
-        """Return calibrated probabilities per head."""
-        decision = self.decision(record)
+    def probabilities(self, columns: np.ndarray, values: np.ndarray) -> dict[str, float]:
+        """Return calibrated probabilities per head for already extracted features."""
+        decision = self.intercepts + values @ self.weights[columns]
         return {
             head: 1.0 / (1.0 + math.exp(a * float(d) + b))
             for head, d, (a, b) in zip(self.heads, decision, self.sigmoids, strict=True)
         }
+
+    def score(self, record: PreparedRecord) -> dict[str, float]:
+        """Return calibrated probabilities per head."""
+        return self.probabilities(*self.features(record))

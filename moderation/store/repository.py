@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, exists, func, insert, literal, select, text
+from sqlalchemy import Engine, bindparam, exists, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -50,6 +50,41 @@ class Principal:
         return self.role == "admin" or self.role == role
 
 
+def _history_statement() -> Any:
+    c = Comment.__table__.c
+    by_email = c.email_key == bindparam("email_key")
+
+    def count(status: str) -> Any:
+        return select(func.count()).where(by_email, c.status == status).scalar_subquery()
+
+    return select(
+        count("approved").label("approved"),
+        count("rejected").label("rejected"),
+        select(func.max(c.created_at)).where(by_email).scalar_subquery().label("last_email"),
+        # With no IP the comparison is NULL, matches nothing and the maximum is NULL.
+        select(func.max(c.created_at)).where(c.ip == bindparam("ip")).scalar_subquery().label("last_ip"),
+        exists()
+        .where(
+            by_email,
+            c.fingerprint == bindparam("fingerprint"),
+            c.created_at >= bindparam("since", type_=UTCDateTime()),
+        )
+        .label("duplicate"),
+    )
+
+
+# Built once: constructing and compiling them per request cost more than running them.
+_HISTORY = _history_statement()
+_KEY_BY_PREFIX = select(
+    ApiKey.__table__.c.id,
+    ApiKey.__table__.c.name,
+    ApiKey.__table__.c.role,
+    ApiKey.__table__.c.key_hash,
+    ApiKey.__table__.c.revoked_at,
+).where(ApiKey.__table__.c.prefix == bindparam("prefix"))
+_INSERT_COMMENT = insert(Comment)
+
+
 class Store:
     """All reads and writes of the service, one short transaction each."""
 
@@ -81,13 +116,8 @@ class Store:
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             return None
         _, prefix, secret = parts
-        keys = ApiKey.__table__
         with self.engine.connect() as connection:
-            key = connection.execute(
-                select(keys.c.id, keys.c.name, keys.c.role, keys.c.key_hash, keys.c.revoked_at).where(
-                    keys.c.prefix == prefix
-                )
-            ).first()
+            key = connection.execute(_KEY_BY_PREFIX, {"prefix": prefix}).first()
         # Compare even when the prefix is unknown, so timing does not tell which prefixes exist.
         expected = key.key_hash if key else "0" * 64
         if not hmac.compare_digest(expected, hash_secret(secret)) or key is None:
@@ -122,33 +152,16 @@ class Store:
         self, email: str, ip: str | None, fingerprint: str, now: datetime, duplicate_seconds: int
     ) -> AuthorHistory:
         """Summarize what this author (by email, and IP for flooding) did before now, in one query."""
-        c = Comment.__table__.c
-        email_key = email.lower()
-        by_email = c.email_key == email_key
-
-        def count(status: str) -> Any:
-            return select(func.count()).where(by_email, c.status == status).scalar_subquery()
-
-        last_by_ip = (
-            select(func.max(c.created_at)).where(c.ip == ip).scalar_subquery()
-            if ip
-            else literal(None, UTCDateTime())
-        )
-        query = select(
-            count("approved").label("approved"),
-            count("rejected").label("rejected"),
-            select(func.max(c.created_at)).where(by_email).scalar_subquery().label("last_email"),
-            last_by_ip.label("last_ip"),
-            exists()
-            .where(
-                by_email,
-                c.fingerprint == fingerprint,
-                c.created_at >= now - timedelta(seconds=duplicate_seconds),
-            )
-            .label("duplicate"),
-        )
         with self.engine.connect() as connection:
-            row = connection.execute(query).one()
+            row = connection.execute(
+                _HISTORY,
+                {
+                    "email_key": email.lower(),
+                    "ip": ip,
+                    "fingerprint": fingerprint,
+                    "since": now - timedelta(seconds=duplicate_seconds),
+                },
+            ).one()
         lasts = [_as_utc(t) for t in (row.last_email, row.last_ip) if t is not None]
         last = max(lasts, default=None)
         return AuthorHistory(
@@ -167,7 +180,7 @@ class Store:
         values = {col.key: getattr(comment, col.key) for col in Comment.__table__.columns}
         try:
             with self.engine.begin() as connection:
-                connection.execute(insert(Comment), values)
+                connection.execute(_INSERT_COMMENT, values)
             return comment, True
         except IntegrityError:
             if comment.client_comment_id is None:

@@ -60,6 +60,7 @@ class Comment(Base):
     __table_args__ = (
         UniqueConstraint("client_key_id", "client_comment_id", name="uq_comments_client_comment"),
         Index("ix_comments_email_created", "email_key", "created_at"),
+        Index("ix_comments_email_status", "email_key", "status"),
         Index("ix_comments_ip_created", "ip", "created_at"),
         Index("ix_comments_email_fingerprint", "email_key", "fingerprint"),
         Index("ix_comments_status_created", "status", "created_at", "id"),
