@@ -226,3 +226,89 @@ def test_train_with_public_formats_and_moderator_labels(runner, env, tmp_path, m
     assert {"jsonl", "jigsaw-csv", "youtube-spam-csv", "sms-spam-tsv", "labels"} <= set(formats)
     assert formats["labels"]["labels"] == {"ham": 0, "spam": 1, "toxic": 0}
     assert formats["jigsaw-csv"]["rows"] == 6 and len(formats["jigsaw-csv"]["sha256"]) == 64
+
+
+@pytest.mark.slow
+def test_running_service_switches_to_a_promoted_version_without_dropping_requests(tmp_path, model_dir):
+    import shutil
+    import threading
+
+    models = tmp_path / "models"
+    shutil.copytree(model_dir, models)
+    current = current_version(models)
+    clone = models / "versions" / "v-candidate"
+    shutil.copytree(models / "versions" / current, clone)
+    manifest = json.loads((clone / "manifest.json").read_text())
+    manifest["version"] = "v-candidate"
+    (clone / "manifest.json").write_text(json.dumps(manifest))
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODERATION_DATABASE_URL": f"sqlite:///{tmp_path / 'reload.sqlite3'}",
+        "MODERATION_MODEL_DIR": str(models),
+        "MODERATION_FLOOD_SECONDS": "0",
+    }
+    cli = [sys.executable, "-m", "moderation"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    key = subprocess.run(
+        [*cli, "keys", "create", "--role", "client", "--name", "site"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout.split()[-1]  # fmt: skip
+    server = subprocess.Popen(
+        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {key}"}
+    statuses: list[int] = []
+    versions: set[str] = set()
+    stop = threading.Event()
+
+    def post_comments() -> None:
+        with requests.Session() as session:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                body = {"name": "Reader", "email": f"r{n}@example.org", "text": f"Comment number {n}."}
+                response = session.post(f"{base}/v1/comments", json=body, headers=headers, timeout=10)
+                statuses.append(response.status_code)
+                versions.add(response.json()["model_version"])
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "service did not start"
+            time.sleep(0.2)
+        worker = threading.Thread(target=post_comments)
+        worker.start()
+        time.sleep(1)
+        env_promote = {**env}
+        promoted = subprocess.run(
+            [*cli, "promote", "v-candidate", "--force"], env=env_promote, capture_output=True, text=True
+        )
+        assert promoted.returncode == 0, promoted.stderr
+        deadline = time.monotonic() + 20
+        seen: set[str] = set()
+        while seen != {"v-candidate"} and time.monotonic() < deadline:
+            # Ask several times: each gunicorn worker must have switched.
+            seen = {
+                requests.get(f"{base}/v1/model", headers=headers, timeout=5).json()["version"]
+                for _ in range(6)
+            }
+            time.sleep(0.3)
+        time.sleep(1)
+        stop.set()
+        worker.join(timeout=30)
+    finally:
+        stop.set()
+        server.terminate()
+        server.wait(timeout=30)
+    assert seen == {"v-candidate"}
+    assert statuses and set(statuses) == {201}, "no request may fail while the model switches"
+    assert versions == {current, "v-candidate"}

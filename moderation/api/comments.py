@@ -117,7 +117,7 @@ def _service():
 @blp.route("")
 class Comments(MethodView):
     @requires("client")
-    @blp.arguments(CommentIn)
+    @blp.arguments(CommentIn())  # an instance: webargs would build a new schema per request from a class
     @blp.response(201, CommentOut)
     @blp.alt_response(200, schema=CommentOut, description="Replay of a known client_comment_id")
     def post(self, fields_in: dict[str, Any]) -> Comment | tuple[Comment, int]:
@@ -148,7 +148,7 @@ class CommentState(MethodView):
 @blp.route("/<string:comment_id>/feedback")
 class Feedback(MethodView):
     @requires("client")
-    @blp.arguments(FeedbackIn)
+    @blp.arguments(FeedbackIn())
     @blp.response(201, FeedbackOut)
     def post(self, body: dict[str, Any], comment_id: str) -> Any:
         """Report the CMS's own moderators' verdict; it becomes a training label."""
