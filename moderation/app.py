@@ -10,13 +10,14 @@ from flask_limiter import Limiter
 from flask_smorest import abort
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from moderation import __version__, logs, metrics
-from moderation.api import comments, health, model
+from moderation import __version__, logs, metrics, web
+from moderation.api import blocklist, comments, health, model, queue, webhooks
 from moderation.api.auth import client_address, rate_limit_key
 from moderation.api.errors import error_response, handle_http_exception, register
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
 from moderation.extensions import Moderation, api
+from moderation.review import ReviewQueue
 from moderation.service import ModerationService
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
@@ -50,13 +51,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     bundle = models.load()
     metrics.set_model_version(bundle.version)
     app.extensions["moderation"] = Moderation(
-        settings, store, models, ModerationService(settings, store, models)
+        settings, store, models, ModerationService(settings, store, models), ReviewQueue(store)
     )
 
     api.init_app(app)
     api.register_blueprint(comments.blp)
     api.register_blueprint(model.blp)
+    api.register_blueprint(queue.blp)
+    api.register_blueprint(blocklist.blp)
+    api.register_blueprint(webhooks.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(web.bp)
     # Our handler replaces flask-smorest's so every error has the same shape.
     app.register_error_handler(HTTPException, handle_http_exception)
     register(app)
@@ -76,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ip_limit = limiter.shared_limit(
             settings.ip_rate_limit, scope="per-ip", key_func=client_address, override_defaults=False
         )
-        for name in ("comments", "model"):
+        for name in ("comments", "model", "queue", "blocklist", "webhooks"):
             ip_limit(app.blueprints[name])
     limiter.exempt(app.blueprints["health"])
     limiter.init_app(app)
@@ -86,6 +91,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def require_json_body() -> Response | None:
         if request.method not in _BODY_METHODS or not request.path.startswith("/v1/"):
             return None
+        if not request.content_length and not request.headers.get("Transfer-Encoding"):
+            return None  # no body at all (e.g. undo): nothing to parse
         if not request.is_json:
             abort(415, message="Send the body as JSON with Content-Type: application/json.")
         # Parse once here so malformed or absurdly nested JSON is a 400, never a 500.

@@ -31,6 +31,7 @@ class TermMatcher:
     """Whole-word matching of a fixed list of terms against folded text."""
 
     def __init__(self, terms: Iterable[str]) -> None:
+        terms = tuple(terms)
         folded = sorted({fold_term(t) for t in terms if t.strip()} - {""}, key=len, reverse=True)
         self.terms = tuple(folded)
         self._pattern = (
@@ -52,11 +53,12 @@ class AuthorBlockList:
     """Blocked emails, email domains and IP addresses or networks."""
 
     def __init__(self, entries: Iterable[str]) -> None:
+        self.entries = tuple(e.strip() for e in entries if e.strip())
         self.emails: set[str] = set()
         self.domains: set[str] = set()
         self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        for raw in entries:
-            entry = raw.strip().lower()
+        for raw in self.entries:
+            entry = raw.lower()
             if not entry:
                 continue
             try:

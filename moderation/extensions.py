@@ -8,6 +8,7 @@ from flask_smorest import Api
 
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
+from moderation.review import ReviewQueue
 from moderation.service import ModerationService
 from moderation.store.repository import Store
 
@@ -22,6 +23,7 @@ class Moderation:
     store: Store
     models: ModelHolder
     service: ModerationService
+    queue: ReviewQueue
 
 
 __all__ = ["api", "Moderation"]

@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from moderation.blocklist import BlockLists
 from moderation.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
@@ -50,7 +51,7 @@ class ModerationService:
         self.settings = settings
         self.store = store
         self.models = models
-        self.rules = rules_from(settings)
+        self.blocklists = BlockLists(store, rules_from(settings))
         self.thresholds = thresholds_from(settings)
 
     def submit(self, principal: Principal, fields: dict[str, Any]) -> Outcome:
@@ -68,7 +69,7 @@ class ModerationService:
             now,
             self.settings.duplicate_seconds,
         )
-        signals = run_checks(submission, history, self.rules)
+        signals = run_checks(submission, history, self.blocklists.rules())
         bundle = self.models.get()
         analysis = bundle.analyze(submission.classifier_record())
         scores = analysis.scores
@@ -102,6 +103,8 @@ class ModerationService:
             reasons=[asdict(r) for r in decision.reasons],
             signals=[{"code": s.code, "severity": s.severity.value, "detail": s.detail} for s in signals],
             scores={head: round(value, 4) for head, value in scores.items()},
+            spam_score=round(scores["spam"], 4),
+            toxicity_score=round(scores["toxicity"], 4),
             evidence=evidence,
             model_version=bundle.version,
             created_at=now,

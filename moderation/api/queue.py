@@ -1,0 +1,201 @@
+"""The moderators' API: the queue of held comments, reviews (single and bulk), undo and audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import RAISE, Schema, fields, validate
+
+from moderation.api.auth import current_principal, requires
+from moderation.api.comments import CommentStateOut
+from moderation.api.fields import Identifier
+from moderation.review import ACTIONS, REVIEW_LABELS, QueueFilter, ReviewError, ReviewQueue
+from moderation.store.tables import Comment
+
+blp = Blueprint("queue", __name__, url_prefix="/v1", description="Review queue (moderators)")
+
+MAX_BULK = 200
+
+
+class QueueArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(validate=validate.Length(max=32))
+    post_id = Identifier()
+    min_score = fields.Float(validate=validate.Range(0, 1))
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class ReasonDetail(Schema):
+    code = fields.String()
+    message = fields.String()
+    detail = fields.Dict()
+
+
+class QueueItem(Schema):
+    id = fields.String()
+    client_comment_id = fields.String(allow_none=True)
+    name = fields.String()
+    email = fields.String()
+    text = fields.String()
+    url = fields.String(allow_none=True)
+    post_id = fields.String(allow_none=True)
+    parent_id = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    referrer = fields.String(allow_none=True)
+    decision = fields.String()
+    status = fields.String()
+    reasons = fields.List(fields.Nested(ReasonDetail))
+    scores = fields.Dict(keys=fields.String(), values=fields.Float())
+    evidence = fields.Dict()
+    history = fields.Dict()
+    model_version = fields.String()
+    created_at = fields.DateTime()
+
+
+class QueueOut(Schema):
+    items = fields.List(fields.Nested(QueueItem))
+    next_cursor = fields.String(allow_none=True)
+    counts = fields.Dict()
+
+
+class ReviewIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    action = fields.String(required=True, validate=validate.OneOf(tuple(ACTIONS)))
+    label = fields.String(required=True, validate=validate.OneOf(REVIEW_LABELS))
+    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class BulkItemIn(ReviewIn):
+    id = fields.String(required=True, validate=validate.Length(1, 32))
+
+
+class BulkIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    items = fields.List(fields.Nested(BulkItemIn), required=True, validate=validate.Length(1, MAX_BULK))
+
+
+class BulkResult(Schema):
+    id = fields.String()
+    status = fields.Integer(metadata={"description": "HTTP status this item would have had alone"})
+    comment = fields.Nested(CommentStateOut, allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class BulkOut(Schema):
+    results = fields.List(fields.Nested(BulkResult))
+
+
+class AuditEntry(Schema):
+    action = fields.String()
+    label = fields.String()
+    note = fields.String(allow_none=True)
+    at = fields.DateTime()
+    by = fields.String()
+    role = fields.String()
+
+
+class AuditOut(Schema):
+    items = fields.List(fields.Nested(AuditEntry))
+
+
+def _queue() -> ReviewQueue:
+    return current_app.extensions["moderation"].queue
+
+
+def _item(comment: Comment, history: dict[str, Any]) -> dict[str, Any]:
+    data = {column.key: getattr(comment, column.key) for column in Comment.__table__.columns}
+    data["history"] = history
+    return data
+
+
+@blp.route("/queue")
+class Queue(MethodView):
+    @requires("moderator")
+    @blp.arguments(QueueArgs(), location="query")
+    @blp.response(200, QueueOut)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Held comments, oldest first, with scores, reasons, evidence and the author's history."""
+        filters = QueueFilter(args.get("reason"), args.get("post_id"), args.get("min_score"))
+        try:
+            page = _queue().page(filters, args.get("cursor"), args["limit"])
+        except (ValueError, TypeError):
+            abort(422, message="Invalid cursor.", errors={"cursor": ["Not a cursor from this API."]})
+        return {
+            "items": [_item(c, h) for c, h in page["items"]],
+            "next_cursor": page["next_cursor"],
+            "counts": page["counts"],
+        }
+
+
+def _review(comment_id: str, body: dict[str, Any]) -> Comment:
+    try:
+        return _queue().review(
+            current_principal(), comment_id, body["action"], body["label"], body.get("note")
+        )
+    except ReviewError as exc:
+        abort(exc.status, message=exc.message)
+
+
+@blp.route("/comments/<string:comment_id>/review")
+class Review(MethodView):
+    @requires("moderator")
+    @blp.arguments(ReviewIn())
+    @blp.response(200, CommentStateOut)
+    def post(self, body: dict[str, Any], comment_id: str) -> Comment:
+        """Approve or reject a comment; 409 if someone reviewed it first."""
+        return _review(comment_id, body)
+
+
+@blp.route("/comments/<string:comment_id>/review/undo")
+class Undo(MethodView):
+    @requires("moderator")
+    @blp.response(200, CommentStateOut)
+    def post(self, comment_id: str) -> Comment:
+        """Undo your own review of the last few seconds: the comment goes back to the queue."""
+        try:
+            return _queue().undo(current_principal(), comment_id)
+        except ReviewError as exc:
+            abort(exc.status, message=exc.message)
+
+
+@blp.route("/comments/<string:comment_id>/audit")
+class Audit(MethodView):
+    @requires("moderator")
+    @blp.response(200, AuditOut)
+    def get(self, comment_id: str) -> dict[str, Any]:
+        """Every review action on the comment: who, when, what, note."""
+        if current_app.extensions["moderation"].store.get_comment(comment_id) is None:
+            abort(404, message=f"No comment {comment_id!r}.")
+        return {"items": _queue().audit(comment_id)}
+
+
+@blp.route("/reviews")
+class BulkReview(MethodView):
+    @requires("moderator")
+    @blp.arguments(BulkIn())
+    @blp.response(200, BulkOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Review many comments in one call; each item gets its own result."""
+        results = []
+        for item in body["items"]:
+            try:
+                comment = _queue().review(
+                    current_principal(), item["id"], item["action"], item["label"], item.get("note")
+                )
+                results.append({"id": item["id"], "status": 200, "comment": comment, "error": None})
+            except ReviewError as exc:
+                results.append(
+                    {"id": item["id"], "status": exc.status, "comment": None, "error": exc.message}
+                )
+        return {"results": results}

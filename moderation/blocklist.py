@@ -1,0 +1,98 @@
+"""Block lists kept in the database, managed by admins and read by every worker's checks."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from moderation.checks import AuthorBlockList, CheckRules, TermMatcher
+from moderation.store.repository import Principal, Store, utcnow
+from moderation.store.tables import BlockEntry
+
+KINDS = ("blocked_term", "watched_term", "blocked_author")
+
+
+class DuplicateEntry(ValueError):
+    """The entry is already on that list."""
+
+
+@lru_cache(maxsize=64)
+def _compiled(
+    blocked: tuple[str, ...], watched: tuple[str, ...], authors: tuple[str, ...]
+) -> tuple[TermMatcher, TermMatcher, AuthorBlockList]:
+    return TermMatcher(blocked), TermMatcher(watched), AuthorBlockList(authors)
+
+
+class BlockLists:
+    """Database lists merged with the configured ones; re-read at most every `ttl` seconds per worker."""
+
+    def __init__(self, store: Store, base: CheckRules, ttl: float = 1.0) -> None:
+        self.store = store
+        self.base = base
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._rules: CheckRules | None = None
+        self._expires = 0.0
+        self.config = {
+            "blocked_term": base.blocked_terms.terms,
+            "watched_term": base.watched_terms.terms,
+            "blocked_author": base.blocked_authors.entries,
+        }
+
+    def entries(self) -> list[BlockEntry]:
+        with self.store.sessions() as session:
+            return list(session.scalars(select(BlockEntry).order_by(BlockEntry.kind, BlockEntry.value)))
+
+    def add(self, principal: Principal, kind: str, value: str) -> BlockEntry:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        entry = BlockEntry(kind=kind, value=value.strip(), key_id=principal.key_id, created_at=utcnow())
+        try:
+            with self.store.sessions.begin() as session:
+                session.add(entry)
+        except IntegrityError:
+            raise DuplicateEntry(f"{value!r} is already a {kind}") from None
+        self._expires = 0.0
+        return entry
+
+    def remove(self, entry_id: int) -> bool:
+        with self.store.engine.begin() as connection:
+            removed = connection.execute(delete(BlockEntry).where(BlockEntry.id == entry_id)).rowcount
+        self._expires = 0.0
+        return removed == 1
+
+    def rules(self) -> CheckRules:
+        """Return the check rules with the current database lists merged in."""
+        now = time.monotonic()
+        if self._rules is not None and now < self._expires:
+            return self._rules
+        with self.store.engine.connect() as connection:
+            rows = connection.execute(select(BlockEntry.kind, BlockEntry.value)).all()
+        lists: dict[str, list[str]] = {k: list(v) for k, v in self.config.items()}
+        for kind, value in rows:
+            lists.setdefault(kind, []).append(value)
+        blocked, watched, authors = _compiled(
+            *(tuple(sorted(lists[k])) for k in ("blocked_term", "watched_term", "blocked_author"))
+        )
+        rules = CheckRules(
+            blocked_terms=blocked,
+            watched_terms=watched,
+            blocked_authors=authors,
+            max_links=self.base.max_links,
+            flood_seconds=self.base.flood_seconds,
+            min_elapsed_ms=self.base.min_elapsed_ms,
+            trusted_after=self.base.trusted_after,
+            hold_new_authors=self.base.hold_new_authors,
+        )
+        with self._lock:
+            self._rules, self._expires = rules, now + self.ttl
+        return rules
+
+    @staticmethod
+    def describe(entry: BlockEntry) -> dict[str, Any]:
+        return {"id": entry.id, "kind": entry.kind, "value": entry.value, "created_at": entry.created_at}
