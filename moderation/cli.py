@@ -88,6 +88,20 @@ def keys_list() -> None:
         click.echo(f"{key.prefix}\t{key.role}\t{state}\t{key.name}")
 
 
+@main.command()
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, help="Retention in days.")
+@click.option("--keep-labels", is_flag=True, help="Keep training labels of purged comments, anonymized.")
+def purge(days: int, keep_labels: bool) -> None:
+    """Delete comments, reviews, labels and webhook events older than the retention period."""
+    from datetime import timedelta
+
+    from moderation.store.repository import purge as run_purge
+    from moderation.store.repository import utcnow
+
+    counts = run_purge(_store(), utcnow() - timedelta(days=days), keep_labels=keep_labels)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
 # --- model ------------------------------------------------------------------------------------
 
 

@@ -103,8 +103,6 @@ class ModerationService:
             reasons=[asdict(r) for r in decision.reasons],
             signals=[{"code": s.code, "severity": s.severity.value, "detail": s.detail} for s in signals],
             scores={head: round(value, 4) for head, value in scores.items()},
-            spam_score=round(scores["spam"], 4),
-            toxicity_score=round(scores["toxicity"], 4),
             evidence=evidence,
             model_version=bundle.version,
             created_at=now,

@@ -312,3 +312,32 @@ def test_running_service_switches_to_a_promoted_version_without_dropping_request
     assert seen == {"v-candidate"}
     assert statuses and set(statuses) == {201}, "no request may fail while the model switches"
     assert versions == {current, "v-candidate"}
+
+
+@pytest.mark.parametrize("keep_labels", [False, True])
+def test_purge_deletes_old_comments_and_their_traces(runner, env, keep_labels):
+    from datetime import timedelta
+
+    from moderation.review import ReviewQueue
+    from moderation.store.repository import Principal, utcnow
+    from tests.test_store import make_comment
+
+    runner.invoke(main, ["db", "upgrade"])
+    store = Store(make_engine(env["url"]))
+    key, _ = store.create_key("client", "site")
+    mod, _ = store.create_key("moderator", "desk")
+    old, _ = store.insert_comment(
+        make_comment(key.id, created_at=utcnow() - timedelta(days=40), status="held", decision="hold")
+    )
+    new, _ = store.insert_comment(make_comment(key.id, status="held", decision="hold"))
+    ReviewQueue(store).review(Principal(mod.id, mod.name, "moderator"), old.id, "reject", "spam", None)
+    args = ["purge", "--older-than", "30"] + (["--keep-labels"] if keep_labels else [])
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "1 comments" in result.output and "1 reviews" in result.output
+    assert store.get_comment(old.id) is None and store.get_comment(new.id) is not None
+    labels = list(store.training_labels())
+    if keep_labels:
+        assert [(lab["text"], lab["label"], lab["name"]) for lab in labels] == [("Hello", "spam", "")]
+    else:
+        assert labels == []

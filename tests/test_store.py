@@ -118,3 +118,32 @@ def test_training_labels_keep_latest_verdict_per_comment(store):
     store.add_label(comment, "ham", "cms_feedback", key.id)
     store.add_label(comment, "spam", "cms_feedback", key.id)
     assert [(r["text"], r["label"]) for r in store.training_labels()] == [("buy now", "spam")]
+
+
+def test_concurrent_reviews_one_wins_on_every_backend(store):
+    from moderation.review import ReviewError, ReviewQueue
+    from moderation.store.repository import Principal
+
+    key, _ = store.create_key("client", "site")
+    comment, _ = store.insert_comment(make_comment(key.id, status="held", decision="hold"))
+    moderators = [store.create_key("moderator", f"m{i}")[0] for i in range(5)]
+    queue = ReviewQueue(store)
+    outcomes = []
+    barrier = threading.Barrier(len(moderators))
+
+    def review(mod):
+        barrier.wait()
+        try:
+            queue.review(Principal(mod.id, mod.name, "moderator"), comment.id, "approve", "ham", None)
+            outcomes.append(200)
+        except ReviewError as exc:
+            outcomes.append(exc.status)
+
+    threads = [threading.Thread(target=review, args=(m,)) for m in moderators]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == [200, 409, 409, 409, 409]
+    assert len(queue.audit(comment.id)) == 1
+    assert store.get_comment(comment.id).status == "approved"

@@ -178,6 +178,9 @@ class Store:
         any number of workers or instances store one row.
         """
         values = {col.key: getattr(comment, col.key) for col in Comment.__table__.columns}
+        # Scores are also kept as plain columns so the queue can filter and sort on them.
+        values["spam_score"] = comment.spam_score = float(comment.scores.get("spam", 0.0))
+        values["toxicity_score"] = comment.toxicity_score = float(comment.scores.get("toxicity", 0.0))
         try:
             with self.engine.begin() as connection:
                 connection.execute(_INSERT_COMMENT, values)
@@ -221,3 +224,40 @@ class Store:
     def count_comments(self) -> int:
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(Comment)) or 0
+
+
+def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict[str, int]:
+    """Delete comments, their reviews, labels and webhook events created before older_than.
+
+    With keep_labels, labels survive as anonymous training examples: no comment link, no name.
+    """
+    from sqlalchemy import delete, update
+
+    from moderation.store.tables import OutboxEvent, Review, WebhookDelivery
+
+    c = Comment.__table__.c
+    old_ids = select(c.id).where(c.created_at < older_than).scalar_subquery()
+    counts: dict[str, int] = {}
+    with store.engine.begin() as connection:
+        labels = Label.__table__.c
+        if keep_labels:
+            counts["labels_anonymized"] = connection.execute(
+                update(Label).where(labels.comment_id.in_(old_ids)).values(comment_id=None, name=None)
+            ).rowcount
+        else:
+            counts["labels"] = connection.execute(
+                delete(Label).where(labels.comment_id.in_(old_ids))
+            ).rowcount
+        counts["reviews"] = connection.execute(
+            delete(Review).where(Review.__table__.c.comment_id.in_(old_ids))
+        ).rowcount
+        outbox = OutboxEvent.__table__.c
+        old_events = select(outbox.id).where(outbox.created_at < older_than).scalar_subquery()
+        counts["webhook_deliveries"] = connection.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.__table__.c.outbox_id.in_(old_events))
+        ).rowcount
+        counts["outbox"] = connection.execute(
+            delete(OutboxEvent).where(outbox.created_at < older_than)
+        ).rowcount
+        counts["comments"] = connection.execute(delete(Comment).where(c.created_at < older_than)).rowcount
+    return counts
