@@ -21,6 +21,7 @@ from moderation.review import ReviewQueue
 from moderation.service import ModerationService
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
+from moderation.webhooks import start_background_dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -110,5 +111,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    start_background_dispatcher(app)
     log.info("moderation ready", extra={"model_version": bundle.version})
     return app

@@ -12,6 +12,7 @@ import click
 
 from moderation.classifier import bundle as bundles
 from moderation.config import ConfigError, Settings
+from moderation.webhooks_cli import webhooks
 
 
 def _settings() -> Settings:
@@ -340,6 +341,9 @@ def serve(host: str, port: int, workers: int | None, no_migrate: bool) -> None:
     ]  # fmt: skip
     click.echo(f"serving on {host}:{port} with {workers} workers")
     os.execvpe(args[0], args, env)
+
+
+main.add_command(webhooks)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -87,6 +87,13 @@ def test_database_outage_answers_503_then_recovers_by_itself(relayed_postgres, a
     upgrade(url)
     app_config["database_url"] = url
     app = create_app(app_config)
+    try:
+        _outage_and_recovery(app, relay)
+    finally:
+        app.extensions["moderation"].store.engine.dispose()
+
+
+def _outage_and_recovery(app, relay: Forwarder) -> None:
     key = app.extensions["moderation"].store.create_key("client", "site")[1]
     client = app.test_client()
     assert client.post("/v1/comments", json=comment(), headers=auth(key)).status_code == 201

@@ -126,6 +126,14 @@ class Store:
             return None
         return Principal(key.id, key.name, key.role)
 
+    def principal(self, key_id: int) -> Principal | None:
+        """Return the principal of an active key by id (for sessions that remember only the id)."""
+        with self.sessions() as session:
+            key = session.get(ApiKey, key_id)
+        if key is None or key.revoked_at is not None:
+            return None
+        return Principal(key.id, key.name, key.role)
+
     def revoke_key(self, prefix: str) -> bool:
         with self.sessions.begin() as session:
             key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))

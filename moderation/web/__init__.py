@@ -1,7 +1,7 @@
-"""The moderators' review web page (being built)."""
+"""The moderators' review web page at /moderate/ (server-rendered, a little plain JavaScript)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from moderation.web.views import bp
 
-bp = Blueprint("web", __name__, url_prefix="/moderate", template_folder="templates", static_folder="static")
+__all__ = ["bp"]

@@ -1,0 +1,302 @@
+"""The moderators' review pages: sign in, the queue of held comments, review, bulk review and undo."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException
+
+from moderation.review import UNDO_SECONDS, QueueFilter, ReviewError, ReviewQueue
+from moderation.store.repository import utcnow
+from moderation.web.highlight import evidence_terms, highlight, links_in, openable
+from moderation.web.security import (
+    CSRF_FIELD,
+    MODERATOR_ROLES,
+    add_security_headers,
+    configure_sessions,
+    csrf_token,
+    require_csrf,
+    sign_in,
+    signed_in_principal,
+)
+
+bp = Blueprint("web", __name__, url_prefix="/moderate", template_folder="templates", static_folder="static")
+
+PAGE_SIZE = 25
+MAX_KEY_LENGTH = 200
+# The three one-click verdicts: the label a button sends, the review action it means, what to call it.
+VERDICTS = {
+    "ham": ("approve", "Approved"),
+    "spam": ("reject", "Rejected as spam"),
+    "toxic": ("reject", "Rejected as toxic"),
+}
+FILTER_ARGS = ("reason", "post_id", "min_score", "cursor")
+PUBLIC_ENDPOINTS = {"web.login", "web.static"}
+REASON_NAMES = {
+    "clean": "Clean",
+    "trusted_author": "Trusted author",
+    "spam": "Spam score",
+    "toxicity": "Toxicity score",
+    "links": "Links",
+    "blocked_term": "Blocked term",
+    "watched_term": "Watched term",
+    "duplicate": "Duplicate",
+    "flood": "Flood",
+    "honeypot": "Honeypot",
+    "blocked_author": "Blocked author",
+    "new_author": "New author",
+    "uncertain": "Uncertain score",
+    "too_fast": "Typed too fast",
+}
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    configure_sessions(state.app)
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    if request.method == "POST":
+        require_csrf()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    principal = signed_in_principal()
+    if principal is None:
+        return redirect(url_for("web.login"), code=303)
+    g.principal = principal
+    return None
+
+
+@bp.after_app_request
+def _headers(response: Response) -> Response:
+    # App-wide so that 404s and 405s under /moderate get the headers too.
+    if request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/"):
+        add_security_headers(response)
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _error(error: HTTPException) -> tuple[str, int]:
+    return render_template("moderate/error.html", error=error), error.code or 500
+
+
+@bp.context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_field": CSRF_FIELD, "csrf_token": csrf_token, "reason_name": _reason_name}
+
+
+@bp.app_template_filter("age")
+def _age(moment: datetime) -> str:
+    seconds = max(0, int((utcnow() - moment).total_seconds()))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def _reason_name(code: str) -> str:
+    return REASON_NAMES.get(code, code.replace("_", " ").capitalize())
+
+
+def _queue() -> ReviewQueue:
+    return current_app.extensions["moderation"].queue
+
+
+# --- signing in and out ---------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Show the sign-in form; sign in with a moderator or admin API key."""
+    if request.method == "GET":
+        if signed_in_principal() is not None:
+            return redirect(url_for("web.queue"), code=303)
+        return render_template("moderate/login.html")
+    key = request.form.get("key", "").strip()
+    principal = None
+    if 0 < len(key) <= MAX_KEY_LENGTH:
+        principal = current_app.extensions["moderation"].store.authenticate(key)
+    if principal is None:
+        return render_template("moderate/login.html", error="Unknown or revoked key."), 401
+    if principal.role not in MODERATOR_ROLES:
+        message = "This key belongs to a website. Sign in with a moderator key."
+        return render_template("moderate/login.html", error=message), 403
+    sign_in(principal)
+    return redirect(url_for("web.queue"), code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """Sign out: forget the session."""
+    session.clear()
+    flash("You are signed out.", "ok")
+    return redirect(url_for("web.login"), code=303)
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+
+def _filters(args: Any) -> tuple[QueueFilter, dict[str, str], list[str]]:
+    """Read the queue filters from request arguments; return them, their clean values and problems."""
+    clean: dict[str, str] = {}
+    problems: list[str] = []
+    reason = (args.get("reason") or "").strip()
+    if reason and len(reason) <= 32:
+        clean["reason"] = reason
+    post_id = (args.get("post_id") or "").strip()
+    if post_id and len(post_id) <= 200:
+        clean["post_id"] = post_id
+    min_score = None
+    raw = (args.get("min_score") or "").strip()
+    if raw:
+        try:
+            min_score = float(raw)
+        except ValueError:
+            min_score = None
+        if min_score is None or not 0.0 <= min_score <= 1.0:
+            problems.append("Minimum score must be a number from 0 to 1.")
+            min_score = None
+        else:
+            clean["min_score"] = raw
+    cursor = (args.get("cursor") or "").strip()
+    if cursor and len(cursor) <= 200:
+        clean["cursor"] = cursor
+    return QueueFilter(clean.get("reason"), clean.get("post_id"), min_score), clean, problems
+
+
+def _last_action() -> dict[str, Any] | None:
+    last = session.get("last")
+    if not isinstance(last, dict) or time.time() - float(last.get("at", 0)) >= UNDO_SECONDS:
+        return None
+    return {**last, "remaining": max(1, int(UNDO_SECONDS - (time.time() - float(last["at"]))))}
+
+
+@bp.get("/")
+def queue() -> Any:
+    """Held comments, oldest first, with evidence highlighted and one-click verdicts."""
+    filters, clean, problems = _filters(request.args)
+    try:
+        page = _queue().page(filters, clean.get("cursor"), PAGE_SIZE)
+    except (ValueError, TypeError):
+        problems.append("That page link has expired; showing the first page.")
+        clean.pop("cursor", None)
+        page = _queue().page(filters, None, PAGE_SIZE)
+    settings = current_app.extensions["moderation"].settings
+    floors = {"spam": settings.spam_hold, "toxicity": settings.toxicity_hold}
+    items = []
+    for comment, history in page["items"]:
+        items.append(
+            {
+                "comment": comment,
+                "history": history,
+                "text": highlight(comment.text, evidence_terms(comment.evidence, comment.scores, floors)),
+                "url_openable": openable(comment.url),
+                "links": links_in(comment.text),
+                "reasons": [r for r in comment.reasons if isinstance(r, dict)],
+            }
+        )
+    filter_values = {k: v for k, v in clean.items() if k != "cursor"}
+    next_url = None
+    if page["next_cursor"]:
+        next_url = url_for("web.queue", **filter_values, cursor=page["next_cursor"])
+    return render_template(
+        "moderate/queue.html",
+        items=items,
+        counts=page["counts"],
+        filters=filter_values,
+        back=urlencode(clean),
+        next_url=next_url,
+        problems=problems,
+        last=_last_action(),
+        thresholds=settings,
+        principal=g.principal,
+        undo_seconds=UNDO_SECONDS,
+    )
+
+
+def _back() -> Response:
+    """Redirect to the queue with the filters the form came from (only known arguments, no open redirect)."""
+    pairs = parse_qsl(request.form.get("back", ""), max_num_fields=len(FILTER_ARGS))
+    args = {k: v for k, v in pairs if k in FILTER_ARGS}
+    return redirect(url_for("web.queue", **args), code=303)
+
+
+@bp.post("/review")
+def review() -> Response:
+    """Apply one verdict to one comment or to every selected comment."""
+    label = request.form.get("label", "")
+    ids = list(dict.fromkeys(i for i in request.form.getlist("id") if 0 < len(i) <= 32))[:PAGE_SIZE]
+    if label not in VERDICTS:
+        flash("Choose approve, spam or toxic.", "warn")
+        return _back()
+    if not ids:
+        flash("Select at least one comment first.", "warn")
+        return _back()
+    action, done = VERDICTS[label]
+    note = (request.form.get("note") or "").strip()[:2000] or None
+    reviewed: list[str] = []
+    taken = missing = 0
+    for comment_id in ids:
+        try:
+            _queue().review(g.principal, comment_id, action, label, note)
+            reviewed.append(comment_id)
+        except ReviewError as exc:
+            if exc.status == 409:
+                taken += 1
+            else:
+                missing += 1
+    if reviewed:
+        session["last"] = {"ids": reviewed, "label": label, "at": time.time()}
+        noun = "comment" if len(reviewed) == 1 else "comments"
+        flash(f"{done}: {len(reviewed)} {noun}.", "ok")
+    if taken:
+        flash(
+            "Someone else reviewed this comment first; it has left the queue."
+            if taken == 1 and len(ids) == 1
+            else f"{taken} of the selected comments had already been reviewed by someone else.",
+            "warn",
+        )
+    if missing:
+        flash(f"{missing} comment(s) no longer exist.", "warn")
+    return _back()
+
+
+@bp.post("/undo")
+def undo() -> Response:
+    """Put the comments of this moderator's last action back in the queue, within the undo window."""
+    last = _last_action()
+    session.pop("last", None)
+    if last is None:
+        flash(
+            f"Nothing to undo: only the last action of the past {UNDO_SECONDS} seconds can be undone.", "warn"
+        )
+        return _back()
+    restored = failed = 0
+    for comment_id in last["ids"]:
+        try:
+            _queue().undo(g.principal, comment_id)
+            restored += 1
+        except ReviewError:
+            failed += 1
+    if restored:
+        flash(f"Undone: {restored} comment(s) are back in the queue.", "ok")
+    if failed:
+        flash(f"{failed} comment(s) could not be put back (the undo window had passed).", "warn")
+    return _back()

@@ -1,0 +1,515 @@
+"""CMS webhooks: signing, claiming and delivering outbox events, the delivery log, the background loop."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, exists, func, insert, select, update
+
+from moderation import __version__
+from moderation.store.repository import utcnow
+from moderation.store.tables import OutboxEvent, WebhookDelivery
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+
+TIMESTAMP_HEADER = "X-Moderation-Timestamp"
+SIGNATURE_HEADER = "X-Moderation-Signature"
+EVENT_HEADER = "X-Moderation-Event"
+DELIVERY_HEADER = "X-Moderation-Delivery"
+SIGNATURE_PREFIX = "sha256="
+USER_AGENT = f"moderation-webhooks/{__version__}"
+MAX_ERROR_CHARS = 500
+ROUND_LIMIT = 100
+CLAIM_TRIES = 20
+
+_OUTBOX = OutboxEvent.__table__
+_DELIVERIES = WebhookDelivery.__table__
+
+
+# --- signing ----------------------------------------------------------------------------------
+
+
+def encode_body(payload: dict[str, Any]) -> bytes:
+    """Serialize a payload the way it is sent: compact JSON, sorted keys, UTF-8."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """Return the signature header value for body sent at timestamp (unix seconds)."""
+    message = f"{timestamp}.".encode() + body
+    return SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def verify(
+    secret: str,
+    timestamp: str | int,
+    body: bytes | str,
+    signature: str,
+    tolerance_seconds: float = 300,
+    now: float | None = None,
+) -> bool:
+    """Check a delivery's signature over its raw body, rejecting timestamps outside the tolerance."""
+    try:
+        sent_at = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - sent_at) > tolerance_seconds:
+        return False
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    expected = sign(secret, sent_at, raw)
+    return hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace"))
+
+
+def signed_headers(secret: str, event: str, delivery_id: int, body: bytes, timestamp: int) -> dict[str, str]:
+    """Every header a delivery carries besides the transport ones."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_HEADER: event,
+        DELIVERY_HEADER: str(delivery_id),
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
+
+
+def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
+    """Seconds to wait after the attempts-th failed attempt: base, 2 base, 4 base … at most cap."""
+    return min(cap, base * 2 ** min(max(attempts - 1, 0), 62))
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An outbox event this dispatcher holds until lease_until."""
+
+    id: int
+    event: str
+    payload: dict[str, Any]
+    attempts: int
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one POST: the status code if an answer came, else the transport error."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass
+class DeliveryRound:
+    """What one pass over the due events did."""
+
+    attempted: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A redirected POST would turn into a GET without the body; the receiver must answer itself.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    text = f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
+    return text[:MAX_ERROR_CHARS]
+
+
+def _due_statement(cutoff: datetime, lock: bool) -> Any:
+    o = _OUTBOX.c
+    earlier = _OUTBOX.alias("earlier")
+    # Events about one comment go out in order: a later one waits while an earlier one is pending.
+    blocked = exists().where(
+        earlier.c.comment_id == o.comment_id, earlier.c.id < o.id, earlier.c.delivered_at.is_(None)
+    )
+    statement = (
+        select(o.id, o.event, o.payload, o.attempts, o.next_attempt_at)
+        .where(o.delivered_at.is_(None), o.next_attempt_at <= cutoff, ~blocked)
+        .order_by(o.id)
+        .limit(1)
+    )
+    return statement.with_for_update(skip_locked=True, of=_OUTBOX) if lock else statement
+
+
+class Dispatcher:
+    """Delivers due outbox events to one URL, safely beside other dispatchers on the same database.
+
+    A claim moves next_attempt_at to now + lease, guarded by its old value, so exactly one
+    dispatcher wins each event; if that dispatcher dies mid-delivery, the lease runs out and the
+    event is sent again (delivery is at least once). PostgreSQL also skips rows another claim has
+    locked instead of waiting for them.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        url: str,
+        secret: str,
+        *,
+        timeout: float = 5.0,
+        backoff_base: float = 2.0,
+        backoff_cap: float = 3600.0,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+            raise ValueError(f"the webhook URL must be an http or https URL, got {url!r}")
+        if not secret:
+            raise ValueError("a webhook secret is needed to sign deliveries")
+        if lease_seconds <= timeout:
+            raise ValueError("the lease must outlast the request timeout")
+        self.engine = engine
+        self.url = url
+        self.secret = secret
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.lease = timedelta(seconds=lease_seconds)
+        self.clock = clock
+        self._lock_rows = engine.dialect.name == "postgresql"
+        self._opener = urllib.request.build_opener(_NoRedirects())
+
+    def deliver_due(self, limit: int | None = None) -> DeliveryRound:
+        """Try every event that is due now once (at most limit of them), oldest first."""
+        # Only events due when the round starts: a failure rescheduled for later waits for a later round.
+        cutoff = self.clock()
+        result = DeliveryRound()
+        while limit is None or result.attempted < limit:
+            claim = self.claim(cutoff)
+            if claim is None:
+                break
+            attempt = self.send(claim)
+            self.record(claim, attempt)
+            result.attempted += 1
+            if attempt.ok:
+                result.delivered += 1
+            else:
+                result.failed += 1
+        return result
+
+    def claim(self, cutoff: datetime) -> Claim | None:
+        """Take the oldest event due at cutoff for this dispatcher, or return None if there is none."""
+        o = _OUTBOX.c
+        for _ in range(CLAIM_TRIES):
+            with self.engine.begin() as connection:
+                row = connection.execute(_due_statement(cutoff, self._lock_rows)).first()
+                if row is None:
+                    return None
+                lease_until = self.clock() + self.lease
+                won = connection.execute(
+                    update(OutboxEvent)
+                    .where(
+                        o.id == row.id,
+                        o.delivered_at.is_(None),
+                        o.next_attempt_at == row.next_attempt_at,
+                    )
+                    .values(next_attempt_at=lease_until)
+                ).rowcount
+            if won == 1:
+                return Claim(row.id, row.event, dict(row.payload), row.attempts, lease_until)
+            # Another dispatcher claimed it between our read and our write: look again.
+        # Losing every race this round is possible only under heavy contention; the next round retries.
+        return None
+
+    def send(self, claim: Claim) -> Attempt:
+        """POST one event, signed, and report what happened; never raises for network trouble."""
+        body = encode_body(claim.payload)
+        timestamp = int(self.clock().timestamp())
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            headers=signed_headers(self.secret, claim.event, claim.id, body, timestamp),
+            method="POST",
+        )
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                status = response.status
+                response.read(1024)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+            error = f"HTTP {exc.code} {exc.reason}"[:MAX_ERROR_CHARS]
+            exc.close()
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+            error = _describe(exc)
+        duration_ms = round((time.monotonic() - started) * 1000, 3)
+        return Attempt(status, error, duration_ms)
+
+    def record(self, claim: Claim, attempt: Attempt) -> None:
+        """Log the attempt and mark the event delivered, or schedule its next attempt."""
+        o = _OUTBOX.c
+        now = self.clock()
+        attempts = claim.attempts + 1
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(WebhookDelivery),
+                {"outbox_id": claim.id, "attempted_at": now, "url": self.url,
+                 "status_code": attempt.status_code, "error": attempt.error,
+                 "duration_ms": attempt.duration_ms},
+            )  # fmt: skip
+            if attempt.ok:
+                connection.execute(
+                    update(OutboxEvent)
+                    .where(o.id == claim.id, o.delivered_at.is_(None))
+                    .values(delivered_at=now, attempts=attempts)
+                )
+                return
+            delay = backoff(attempts, self.backoff_base, self.backoff_cap)
+            # Guarded by our lease: if an admin's retry or another dispatcher took over, leave it be.
+            connection.execute(
+                update(OutboxEvent)
+                .where(o.id == claim.id, o.delivered_at.is_(None), o.next_attempt_at == claim.lease_until)
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                    last_error=attempt.error or f"HTTP {attempt.status_code}",
+                )
+            )
+        log.warning(
+            "webhook delivery failed",
+            extra={"outbox_id": claim.id, "attempts": attempts, "error": attempt.error, "retry_in_s": delay},
+        )
+
+    def run(self, stop: threading.Event, interval: float = 1.0, wake: threading.Event | None = None) -> None:
+        """Deliver due events every interval seconds (or when woken) until stop is set."""
+        wake = wake or threading.Event()
+        while not stop.is_set():
+            busy = False
+            try:
+                busy = self.deliver_due(limit=ROUND_LIMIT).attempted >= ROUND_LIMIT
+            except Exception:
+                # A database outage must not end delivery for the life of the process; the next round retries.
+                log.exception("webhook round failed")
+            if not busy:
+                wake.wait(interval)
+                wake.clear()
+
+
+# --- running inside the service ---------------------------------------------------------------
+
+
+class BackgroundDispatcher:
+    """One delivery thread per process, started lazily so forked gunicorn workers each get their own."""
+
+    def __init__(self, dispatcher: Dispatcher, interval: float = 1.0) -> None:
+        self.dispatcher = dispatcher
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+
+    def ensure_started(self) -> None:
+        """Start the thread if this process has none yet (cheap after the first call)."""
+        pid = os.getpid()
+        if self._pid == pid:
+            return
+        with self._lock:
+            if self._pid == pid:
+                return
+            # After a fork the parent's thread does not exist here: start afresh.
+            self._stop = threading.Event()
+            self._wake = threading.Event()
+            self._thread = threading.Thread(
+                target=self.dispatcher.run,
+                args=(self._stop, self.interval, self._wake),
+                name="webhook-dispatcher",
+                daemon=True,
+            )
+            self._thread.start()
+            self._pid = pid
+            log.info("webhook dispatcher started", extra={"pid": pid})
+
+    def wake(self) -> None:
+        """Start a round now instead of at the end of the interval."""
+        self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread after its current delivery and wait for it."""
+        with self._lock:
+            self._stop.set()
+            self._wake.set()
+            if self._thread is not None and self._pid == os.getpid():
+                self._thread.join(timeout)
+            self._thread = None
+            self._pid = None
+
+
+def start_background_dispatcher(app: Flask, interval: float = 1.0) -> BackgroundDispatcher | None:
+    """Deliver webhooks from inside the service when a URL and secret are configured.
+
+    The thread starts on each process's first request, not here: with gunicorn's preload the app is
+    built in the master, and threads do not survive the fork into the workers.
+    """
+    if "webhooks" in app.extensions:
+        return app.extensions["webhooks"]
+    moderation = app.extensions["moderation"]
+    settings = moderation.settings
+    if not settings.webhook_url:
+        log.info("no webhook URL configured: status changes stay in the outbox")
+        return None
+    if not settings.webhook_secret:
+        log.warning("a webhook URL but no secret is configured: deliveries are held until one is set")
+        return None
+    from moderation.config import ConfigError
+
+    try:
+        dispatcher = Dispatcher(moderation.store.engine, settings.webhook_url, settings.webhook_secret)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    background = BackgroundDispatcher(dispatcher, interval)
+    app.extensions["webhooks"] = background
+    app.before_request(background.ensure_started)
+    return background
+
+
+# --- reading the outbox (admin API, CLI) ------------------------------------------------------
+
+
+class OutboxError(Exception):
+    """An outbox request that cannot be applied; `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _event_dict(row: Any) -> dict[str, Any]:
+    delivered = row.delivered_at is not None
+    return {
+        "id": row.id,
+        "comment_id": row.comment_id,
+        "event": row.event,
+        "payload": row.payload,
+        "state": "delivered" if delivered else "pending",
+        "attempts": row.attempts,
+        "created_at": row.created_at,
+        "next_attempt_at": None if delivered else row.next_attempt_at,
+        "delivered_at": row.delivered_at,
+        "last_error": row.last_error,
+    }
+
+
+class Outbox:
+    """What admins see of the outbox: pending and delivered events, the delivery log, retries."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def summary(self, now: datetime | None = None) -> dict[str, Any]:
+        """Count pending events (all, due now, failing) and give the oldest one's age."""
+        o = _OUTBOX.c
+        now = now or utcnow()
+        pending = o.delivered_at.is_(None)
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    func.count().label("pending"),
+                    func.count().filter(o.next_attempt_at <= now).label("due"),
+                    func.count().filter(o.attempts > 0).label("failing"),
+                    func.min(o.created_at).label("oldest"),
+                ).where(pending)
+            ).one()
+        return {
+            "pending": row.pending,
+            "due": row.due,
+            "failing": row.failing,
+            "oldest_pending_at": row.oldest,
+        }
+
+    def events(self, state: str = "all", before: int | None = None, limit: int = 50) -> dict[str, Any]:
+        """Events newest first, optionally only pending or delivered ones, before an id cursor."""
+        o = _OUTBOX.c
+        conditions = []
+        if state == "pending":
+            conditions.append(o.delivered_at.is_(None))
+        elif state == "delivered":
+            conditions.append(o.delivered_at.is_not(None))
+        if before is not None:
+            conditions.append(o.id < before)
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(_OUTBOX).where(*conditions).order_by(o.id.desc()).limit(limit + 1)
+            ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {"items": [_event_dict(r) for r in rows], "next_cursor": rows[-1].id if more else None}
+
+    def get(self, event_id: int) -> dict[str, Any] | None:
+        """One event, or None."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(_OUTBOX).where(_OUTBOX.c.id == event_id)).first()
+        return _event_dict(row) if row is not None else None
+
+    def deliveries(
+        self, outbox_id: int | None = None, before: int | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        """The delivery log newest first, optionally for one event, before an id cursor."""
+        d = _DELIVERIES.c
+        conditions = []
+        if outbox_id is not None:
+            conditions.append(d.outbox_id == outbox_id)
+        if before is not None:
+            conditions.append(d.id < before)
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(_DELIVERIES).where(*conditions).order_by(d.id.desc()).limit(limit + 1)
+            ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [
+            {**r._asdict(), "ok": r.status_code is not None and 200 <= r.status_code < 300} for r in rows
+        ]
+        return {"items": items, "next_cursor": rows[-1].id if more else None}
+
+    def retry(self, event_id: int, now: datetime | None = None) -> dict[str, Any]:
+        """Make a pending event due now; 404 if there is none, 409 if it was already delivered."""
+        o = _OUTBOX.c
+        now = now or utcnow()
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(OutboxEvent)
+                .where(o.id == event_id, o.delivered_at.is_(None))
+                .values(next_attempt_at=now)
+            ).rowcount
+        event = self.get(event_id)
+        if event is None:
+            raise OutboxError(404, f"No outbox event {event_id}.")
+        if changed != 1:
+            raise OutboxError(409, "This event has already been delivered.")
+        return event

@@ -1,0 +1,277 @@
+"""The moderators' review page through Flask's test client: sign-in, CSRF, reviews, undo, escaping."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from moderation.web.highlight import evidence_terms, highlight, links_in, openable
+from moderation.web.security import SECURITY_HEADERS
+from tests.conftest import auth
+
+HOSTILE = '<script>alert(1)</script> <img src=x onerror=alert(1)> <a href="javascript:alert(1)">win</a>'
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def app_config(app_config):
+    # Hold rather than reject borderline scores, and watch a term that appears in the hostile comment.
+    app_config.update(spam_reject=1.0, toxicity_reject=1.0, watched_terms="alert")
+    return app_config
+
+
+def token(client, path: str = "/moderate/login") -> str:
+    match = TOKEN.search(client.get(path).get_data(as_text=True))
+    assert match, "every form carries a CSRF token"
+    return match.group(1)
+
+
+def sign_in(client, key: str):
+    return client.post("/moderate/login", data={"key": key, "csrf_token": token(client)})
+
+
+@pytest.fixture
+def moderator(client, keys):
+    """A test client signed in as the moderator key."""
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    return client
+
+
+@pytest.fixture
+def held(submit) -> str:
+    """The id of a held comment (a form filled in too fast)."""
+    response = submit(elapsed_ms=100, post_id="311")
+    assert response.json["decision"] == "hold", response.json
+    return response.json["id"]
+
+
+def status_of(client, keys, comment_id: str) -> str:
+    return client.get(f"/v1/comments/{comment_id}", headers=auth(keys["moderator"])).json["status"]
+
+
+def test_moderator_key_signs_in_and_session_keeps_no_key(client, keys):
+    response = sign_in(client, keys["moderator"])
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    with client.session_transaction() as session:
+        assert session["role"] == "moderator" and session["name"] == "test moderator"
+        assert keys["moderator"] not in repr(dict(session))
+    assert client.get("/moderate/").status_code == 200
+
+
+def test_admin_key_signs_in(client, keys):
+    assert sign_in(client, keys["admin"]).status_code == 303
+    assert client.get("/moderate/").status_code == 200
+
+
+def test_session_cookie_is_secure_over_https(client, keys):
+    response = client.post(
+        "/moderate/login",
+        data={"key": keys["moderator"], "csrf_token": token(client)},
+        base_url="https://localhost",
+    )
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_client_key_is_refused(client, keys):
+    response = sign_in(client, keys["client"])
+    assert response.status_code == 403 and "moderator key" in response.get_data(as_text=True)
+    assert client.get("/moderate/").status_code == 303
+
+
+def test_wrong_key_is_refused(client, keys):
+    assert sign_in(client, "mod_nope_nope").status_code == 401
+    assert sign_in(client, keys["moderator"] + "x").status_code == 401
+    assert client.get("/moderate/").status_code == 303
+
+
+def test_unauthenticated_queue_redirects_to_login(client):
+    response = client.get("/moderate/")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+
+
+def test_revoked_key_ends_the_session(app, moderator, keys):
+    prefix = keys["moderator"].split("_")[1]
+    assert app.extensions["moderation"].store.revoke_key(prefix)
+    response = moderator.get("/moderate/")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+
+
+def test_sign_out_needs_csrf_and_ends_the_session(moderator):
+    assert moderator.post("/moderate/logout").status_code == 400
+    assert moderator.get("/moderate/").status_code == 200
+    response = moderator.post("/moderate/logout", data={"csrf_token": token(moderator, "/moderate/")})
+    assert response.status_code == 303
+    assert moderator.get("/moderate/").status_code == 303
+
+
+def test_login_without_csrf_token_is_refused(client, keys):
+    client.get("/moderate/login")
+    assert client.post("/moderate/login", data={"key": keys["moderator"]}).status_code == 400
+    assert client.get("/moderate/").status_code == 303
+
+
+def test_post_without_or_with_wrong_csrf_token_is_refused_and_comment_stays_held(moderator, keys, held):
+    for data in ({}, {"csrf_token": ""}, {"csrf_token": "forged"}, {"csrf_token": "é" * 10}):
+        response = moderator.post("/moderate/review", data={"id": held, "label": "ham", **data})
+        assert response.status_code == 400
+    assert status_of(moderator, keys, held) == "held"
+
+
+def test_held_comment_is_listed_with_buttons_scores_history_and_counts(moderator, held):
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    assert f'id="c-{held}"' in html
+    assert 'value="ham"' in html and 'value="spam"' in html and 'value="toxic"' in html
+    assert "<meter" in html and "This email" in html and "1 held" in html
+    assert "Typed too fast <b>1</b>" in html
+    assert html.count('name="csrf_token"') >= 3  # sign-out, bulk and verdict forms
+
+
+def test_approve_via_form_changes_status_and_writes_audit(app, moderator, keys, held):
+    response = moderator.post(
+        "/moderate/review",
+        data={
+            "id": held,
+            "label": "ham",
+            "csrf_token": token(moderator, "/moderate/"),
+            "back": "post_id=311",
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/?post_id=311")
+    assert status_of(moderator, keys, held) == "approved"
+    audit = app.extensions["moderation"].queue.audit(held)
+    assert [(a["action"], a["label"], a["by"]) for a in audit] == [("approve", "ham", "test moderator")]
+    page = moderator.get("/moderate/").get_data(as_text=True)
+    assert (
+        f'id="c-{held}"' not in page and "Approved: 1 comment." in page and 'action="/moderate/undo"' in page
+    )
+
+
+def test_back_cannot_redirect_elsewhere(moderator, held):
+    response = moderator.post(
+        "/moderate/review",
+        data={
+            "id": held,
+            "label": "spam",
+            "csrf_token": token(moderator, "/moderate/"),
+            "back": "//evil.example",
+        },
+    )
+    assert response.headers["Location"].endswith("/moderate/")
+
+
+def test_bulk_reject_and_undo_restores_every_comment(app, moderator, keys, submit):
+    ids = [submit(elapsed_ms=100).json["id"] for _ in range(3)]
+    csrf = token(moderator, "/moderate/")
+    moderator.post("/moderate/review", data={"id": ids[:2], "label": "spam", "csrf_token": csrf})
+    assert [status_of(moderator, keys, i) for i in ids] == ["rejected", "rejected", "held"]
+    response = moderator.post("/moderate/undo", data={"csrf_token": csrf})
+    assert response.status_code == 303
+    assert [status_of(moderator, keys, i) for i in ids] == ["held", "held", "held"]
+    assert [a["action"] for a in app.extensions["moderation"].queue.audit(ids[0])] == ["reject", "undo"]
+    page = moderator.get("/moderate/").get_data(as_text=True)
+    assert "back in the queue" in page and 'action="/moderate/undo"' not in page
+
+
+def test_undo_with_nothing_to_undo_says_so(moderator):
+    moderator.post("/moderate/undo", data={"csrf_token": token(moderator, "/moderate/")})
+    assert "Nothing to undo" in moderator.get("/moderate/").get_data(as_text=True)
+
+
+def test_concurrent_review_shows_a_friendly_message(client, moderator, keys, held):
+    other = client.post(
+        f"/v1/comments/{held}/review", json={"action": "reject", "label": "spam"}, headers=auth(keys["admin"])
+    )
+    assert other.status_code == 200
+    moderator.post(
+        "/moderate/review", data={"id": held, "label": "ham", "csrf_token": token(moderator, "/moderate/")}
+    )
+    assert "Someone else reviewed this comment first" in moderator.get("/moderate/").get_data(as_text=True)
+    assert status_of(moderator, keys, held) == "rejected"
+
+
+def test_filters_and_bad_values(moderator, submit, held):
+    other = submit(elapsed_ms=100, post_id="999").json["id"]
+    page = moderator.get("/moderate/?post_id=311").get_data(as_text=True)
+    assert held in page and other not in page
+    assert "Minimum score must be" in moderator.get("/moderate/?min_score=2").get_data(as_text=True)
+    assert "expired" in moderator.get("/moderate/?cursor=%%%").get_data(as_text=True)
+
+
+def test_next_page_link_follows_the_cursor(moderator, submit, monkeypatch):
+    monkeypatch.setattr("moderation.web.views.PAGE_SIZE", 1)
+    first, second = (submit(elapsed_ms=100).json["id"] for _ in range(2))
+    page = moderator.get("/moderate/").get_data(as_text=True)
+    assert first in page and second not in page
+    next_url = re.search(r'href="([^"]+)" rel="next"', page).group(1).replace("&amp;", "&")
+    assert second in moderator.get(next_url).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path", ["/moderate/", "/moderate/login", "/moderate/static/moderate.js", "/moderate/nope"]
+)
+def test_security_headers_on_every_moderate_response(client, path):
+    with client.get(path) as response:
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers[name] == value
+
+
+def test_hostile_comment_is_escaped_and_highlight_stays_escaped(moderator, submit):
+    response = submit(
+        name="<img src=x onerror=alert(1)>",
+        text=HOSTILE,
+        url="https://example.org/?q=<script>alert(1)</script>",
+        elapsed_ms=100,
+    )
+    assert response.json["decision"] == "hold", response.json
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    assert "<script>alert" not in html and "<img src=x" not in html and '<a href="javascript' not in html
+    assert "&lt;script&gt;<mark" in html and '<mark class="watched">alert</mark>(1)&lt;/script&gt;' in html
+    assert "&lt;img src=x onerror=" in html and '=&#34;javascript:<mark class="watched">alert</mark>' in html
+    assert 'href="javascript:' not in html
+    assert 'rel="noopener noreferrer nofollow"' in html  # the author's https URL can be opened on purpose
+
+
+def test_highlight_escapes_first_and_never_cuts_an_entity():
+    marked = highlight('<b>lt</b> & amp "quot" x', {"lt": "spam", "amp": "spam", "quot": "toxic"})
+    assert str(marked) == (
+        '&lt;b&gt;<mark class="spam">lt</mark>&lt;/b&gt; &amp; <mark class="spam">amp</mark> '
+        '&#34;<mark class="toxic">quot</mark>&#34; x'
+    )
+    assert str(highlight("<script>", {"<script>": "spam"})) == "&lt;script&gt;"
+    assert (
+        str(highlight("Free  Money now", {"free money": "spam"}))
+        == '<mark class="spam">Free  Money</mark> now'
+    )
+
+
+def test_evidence_terms_keep_words_and_signal_terms_only():
+    evidence = {
+        "signals": {"watched_term": {"terms": ["casino"]}, "links": {"links": 2}},
+        "terms": {
+            "spam": [
+                {"term": "bonus", "kind": "word"},
+                {"term": "ple ", "kind": "char"},
+                {"term": "a", "kind": "word"},
+            ],
+            "toxicity": [
+                {"term": "structure:lexicon_insult", "kind": "structure"},
+                {"term": "idiot", "kind": "word"},
+            ],
+        },
+    }
+    assert evidence_terms(evidence) == {"casino": "watched", "bonus": "spam", "idiot": "toxic"}
+    assert evidence_terms({}) == {}
+    low_spam = evidence_terms(evidence, {"spam": 0.2, "toxicity": 0.7}, {"spam": 0.5, "toxicity": 0.5})
+    assert low_spam == {"casino": "watched", "idiot": "toxic"}
+
+
+def test_only_http_links_are_openable():
+    assert openable("https://example.org/x") and not openable("javascript:alert(1)")
+    assert not openable("data:text/html,<script>") and not openable(None)
+    assert links_in("see https://a.example/x, and javascript:alert(1) or http://b.example.") == [
+        "https://a.example/x",
+        "http://b.example",
+    ]

@@ -1,0 +1,203 @@
+"""The review page in a real browser: Playwright driving Debian's chromium against a served app."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from werkzeug.serving import make_server
+
+from moderation.store.repository import utcnow
+from moderation.store.tables import Comment
+from tests.conftest import ROOT, auth, comment
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href=javascript:alert(3)>prize</a>"
+
+pytestmark = pytest.mark.slow
+
+
+def chromium_path() -> str:
+    """Debian's chromium: skip locally without it, fail where browser tests are required."""
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    if os.environ.get("MODERATION_TEST_REQUIRE_SERVICES") or os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing: CI installs Debian's chromium for the browser tests")
+    pytest.skip(f"{CHROMIUM} is not installed (CI installs it and requires these tests)")
+
+
+@pytest.fixture
+def app_config(app_config):
+    # Borderline scores hold instead of rejecting, so every test comment reaches the queue.
+    app_config.update(spam_reject=1.0, toxicity_reject=1.0, flood_seconds=0, watched_terms="crypto")
+    return app_config
+
+
+@pytest.fixture
+def live_url(app):
+    """Serve the app for real on 127.0.0.1 and a free port, in a thread."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page():
+    """A fresh chromium page; dialogs are recorded and dismissed, console errors kept."""
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        tab.dialogs = []
+        tab.console_errors = []
+        tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+        tab.on("console", lambda msg: msg.type == "error" and tab.console_errors.append(msg.text))
+        yield tab
+        context.close()
+        browser.close()
+
+
+@pytest.fixture
+def post(client, keys):
+    """Submit a comment through the API as the client key; return its JSON answer."""
+
+    def _post(**fields):
+        response = client.post("/v1/comments", json=comment(**fields), headers=auth(keys["client"]))
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return _post
+
+
+def sign_in(page, live_url: str, key: str) -> None:
+    page.goto(f"{live_url}/moderate/login")
+    page.fill("#key", key)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url == f"{live_url}/moderate/"
+
+
+def test_sign_in_approve_with_keyboard_and_undo(page, live_url, keys, post, app):
+    held = post(elapsed_ms=100, post_id="311")
+    assert held["decision"] == "hold"
+    sign_in(page, live_url, keys["moderator"])
+    item = page.locator(f"#c-{held['id']}")
+    assert item.is_visible() and "selected" in item.get_attribute("class")
+    with page.expect_navigation():
+        page.keyboard.press("a")
+    assert page.locator(f"#c-{held['id']}").count() == 0
+    assert page.get_by_text("Approved: 1 comment.").is_visible()
+    assert app.extensions["moderation"].store.get_comment(held["id"]).status == "approved"
+    with page.expect_navigation():
+        page.keyboard.press("u")
+    assert page.locator(f"#c-{held['id']}").is_visible()
+    assert app.extensions["moderation"].store.get_comment(held["id"]).status == "held"
+    assert page.console_errors == []
+
+
+def test_hostile_comment_is_shown_as_text_and_runs_nothing(page, live_url, keys, post):
+    held = post(name="<img src=x onerror=alert(4)>", text=HOSTILE, elapsed_ms=100)
+    assert held["decision"] == "hold"
+    sign_in(page, live_url, keys["moderator"])
+    item = page.locator(f"#c-{held['id']}")
+    assert item.locator("p.text").inner_text() == HOSTILE
+    assert item.locator(".author").inner_text() == "<img src=x onerror=alert(4)>"
+    assert page.locator("main script, main img, [onerror], a[href^='javascript']").count() == 0
+    page.keyboard.press("?")  # the shortcuts script runs under the CSP
+    assert page.locator("#help").is_visible()
+    page.keyboard.press("Escape")
+    item.locator("p.text").click()
+    page.wait_for_timeout(300)
+    assert page.dialogs == []
+    assert page.console_errors == []  # includes Content-Security-Policy violations
+
+
+def test_post_without_csrf_token_is_refused(page, live_url, keys, post, app):
+    held = post(elapsed_ms=100)
+    sign_in(page, live_url, keys["moderator"])
+    request = page.context.request  # shares the signed-in session cookie
+    for form in ({"id": held["id"], "label": "ham"}, {"id": held["id"], "label": "ham", "csrf_token": "x"}):
+        response = request.post(f"{live_url}/moderate/review", form=form, max_redirects=0)
+        assert response.status == 400
+    page.reload()
+    assert page.locator(f"#c-{held['id']}").is_visible()
+    assert app.extensions["moderation"].store.get_comment(held["id"]).status == "held"
+
+
+def test_screenshot_of_the_queue(page, live_url, keys, post, app, tmp_path):
+    """Render a realistic queue; MODERATION_SCREENSHOT=1 (or a path) also refreshes docs/queue.png."""
+    target = os.environ.get("MODERATION_SCREENSHOT")
+    path = tmp_path / "queue.png"
+    if target:
+        path = ROOT / "docs" / "queue.png" if target == "1" else Path(target)
+    post(
+        name="Margaret Hollis",
+        email="m.hollis@example.org",
+        text="Thanks for following up on the shipyard story.",
+        elapsed_ms=30000,
+    )
+    comments = [
+        post(
+            name="Margaret Hollis",
+            email="m.hollis@example.org",
+            url="https://hollis-notes.example/defence",
+            post_id="frigate-delays",
+            text="The piece skips the 2019 audit entirely. I've put the relevant pages at "
+            "https://hollis-notes.example/audit-2019 - worth reading before blaming the shipyard.",
+            elapsed_ms=95000,
+            ip="198.51.100.23",
+        ),
+        post(
+            name="Dave R",
+            email="dave.r1987@example.net",
+            post_id="budget-vote",
+            text="Anyone who still believes this minister is either an idiot or paid to be one. "
+            "Pathetic reporting as usual.",
+            elapsed_ms=21000,
+            ip="203.0.113.54",
+        ),
+        post(
+            name="Profit Daily",
+            email="fastprofit@example.com",
+            post_id="budget-vote",
+            text="Made $4,200 this week with the new crypto trading app!! Message me on WhatsApp "
+            "for a free invite code, only 10 spots left",
+            elapsed_ms=1200,
+            ip="192.0.2.200",
+        ),
+    ]
+    assert [c["decision"] for c in comments] == ["hold"] * 3
+    store = app.extensions["moderation"].store
+    with store.engine.begin() as connection:
+        for minutes, held in zip((47, 18, 4), comments, strict=True):
+            connection.execute(
+                update(Comment)
+                .where(Comment.id == held["id"])
+                .values(created_at=utcnow() - timedelta(minutes=minutes))
+            )
+    sign_in(page, live_url, keys["moderator"])
+    page.keyboard.press("j")
+    for held in comments:
+        assert page.locator(f"#c-{held['id']}").is_visible()
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
