@@ -460,15 +460,8 @@ class Outbox:
             conditions.append(o.delivered_at.is_(None))
         elif state == "delivered":
             conditions.append(o.delivered_at.is_not(None))
-        if before is not None:
-            conditions.append(o.id < before)
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(_OUTBOX).where(*conditions).order_by(o.id.desc()).limit(limit + 1)
-            ).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return {"items": [_event_dict(r) for r in rows], "next_cursor": rows[-1].id if more else None}
+        rows, cursor = self._newest_first(_OUTBOX, conditions, before, limit)
+        return {"items": [_event_dict(r) for r in rows], "next_cursor": cursor}
 
     def get(self, event_id: int) -> dict[str, Any] | None:
         """One event, or None."""
@@ -484,18 +477,25 @@ class Outbox:
         conditions = []
         if outbox_id is not None:
             conditions.append(d.outbox_id == outbox_id)
-        if before is not None:
-            conditions.append(d.id < before)
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(_DELIVERIES).where(*conditions).order_by(d.id.desc()).limit(limit + 1)
-            ).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
+        rows, cursor = self._newest_first(_DELIVERIES, conditions, before, limit)
         items = [
             {**r._asdict(), "ok": r.status_code is not None and 200 <= r.status_code < 300} for r in rows
         ]
-        return {"items": items, "next_cursor": rows[-1].id if more else None}
+        return {"items": items, "next_cursor": cursor}
+
+    def _newest_first(
+        self, table: Any, conditions: list[Any], before: int | None, limit: int
+    ) -> tuple[list[Any], int | None]:
+        """One page of rows by descending id, and the cursor for the next page (None at the end)."""
+        if before is not None:
+            conditions = [*conditions, table.c.id < before]
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit + 1)
+            ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, rows[-1].id if more else None
 
     def retry(self, event_id: int, now: datetime | None = None) -> dict[str, Any]:
         """Make a pending event due now; 404 if there is none, 409 if it was already delivered."""

@@ -87,6 +87,20 @@ def test_promote_refuses_unknown_or_broken_version(runner, env, model_dir):
     assert current_version(model_dir) is not None
 
 
+def wait_until_ready(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    """Poll /readyz until the service answers 200; fail if it exits or takes too long."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert server.poll() is None, "service exited before it was ready"
+        assert time.monotonic() < deadline, "service did not become ready"
+        time.sleep(0.2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,16 +128,7 @@ def test_serve_runs_gunicorn_and_answers_over_http(tmp_path, model_dir):
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "service did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(base, server)
         response = requests.post(
             f"{base}/v1/comments",
             json={"name": "Ann", "email": "ann@example.org", "text": "Clear and useful, thank you."},
@@ -276,15 +281,7 @@ def test_running_service_switches_to_a_promoted_version_without_dropping_request
                 versions.add(response.json()["model_version"])
 
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline and server.poll() is None, "service did not start"
-            time.sleep(0.2)
+        wait_until_ready(base, server)
         worker = threading.Thread(target=post_comments)
         worker.start()
         time.sleep(1)
