@@ -11,7 +11,7 @@ from flask_smorest import abort
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from moderation import __version__, logs, metrics, web
-from moderation.api import blocklist, comments, health, model, queue, webhooks
+from moderation.api import akismet, blocklist, comments, coral, health, model, queue, webhooks
 from moderation.api.auth import client_address, rate_limit_key
 from moderation.api.errors import error_response, handle_http_exception, register
 from moderation.classifier.bundle import ModelHolder
@@ -63,6 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(webhooks.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(akismet.bp)
+    app.register_blueprint(coral.bp)
     # Our handler replaces flask-smorest's so every error has the same shape.
     app.register_error_handler(HTTPException, handle_http_exception)
     register(app)

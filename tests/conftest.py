@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,18 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real model trained on our seed corpus, once per test session."""
+    """A real model trained on our seed corpus, once per test session.
+
+    MODERATION_TEST_MODEL_DIR may name a folder holding one already trained this way, to save the
+    training time while iterating locally; CI never sets it.
+    """
+    reuse = os.environ.get("MODERATION_TEST_MODEL_DIR")
+    if reuse and not os.environ.get("CI"):
+        source = Path(reuse)
+        directory = tmp_path_factory.mktemp("model")
+        shutil.copytree(source / "versions", directory / "versions")
+        shutil.copy2(source / "CURRENT", directory / "CURRENT")
+        return directory
     directory = tmp_path_factory.mktemp("model")
     train(load_corpus(CORPUS), directory, seed=13)
     return directory
