@@ -84,7 +84,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ip_limit = limiter.shared_limit(
             settings.ip_rate_limit, scope="per-ip", key_func=client_address, override_defaults=False
         )
-        for name in ("comments", "model", "queue", "blocklist", "webhooks"):
+        for name in ("comments", "model", "queue", "blocklist", "webhooks", "akismet", "coral"):
             ip_limit(app.blueprints[name])
     limiter.exempt(app.blueprints["health"])
     limiter.init_app(app)

@@ -219,6 +219,33 @@ class Store:
             session.add(row)
         return row
 
+    def label_latest_match(
+        self, key_id: int, email_key: str, fingerprint: str, text: str, name: str, label: str, source: str
+    ) -> Label:
+        """Label this client's latest comment by this author with this text, or store the text alone."""
+        with self.sessions.begin() as session:
+            comment = session.scalar(
+                select(Comment)
+                .where(
+                    Comment.client_key_id == key_id,
+                    Comment.email_key == email_key,
+                    Comment.fingerprint == fingerprint,
+                )
+                .order_by(Comment.created_at.desc(), Comment.id.desc())
+                .limit(1)
+            )
+            row = Label(
+                comment_id=comment.id if comment else None,
+                source=source,
+                label=label,
+                text=comment.text if comment else text,
+                name=comment.name if comment else name,
+                key_id=key_id,
+                created_at=utcnow(),
+            )
+            session.add(row)
+        return row
+
     def training_labels(self) -> Iterator[dict[str, Any]]:
         """Yield the latest verdict per comment (and every label without a comment)."""
         with self.sessions() as session:
