@@ -63,6 +63,7 @@ class Settings:
     hold_new_authors: bool = False
     webhook_url: str = ""
     webhook_secret: str = ""
+    coral_secret: str = ""
     secret_key: str = ""
     log_level: str = "INFO"
     debug_logging: bool = False
@@ -113,7 +114,7 @@ class Settings:
     def public_dict(self) -> dict[str, Any]:
         """Return the settings without secrets, for logs and debugging."""
         data = dataclasses.asdict(self)
-        for secret in ("webhook_secret", "secret_key"):
+        for secret in ("webhook_secret", "secret_key", "coral_secret"):
             if data[secret]:
                 data[secret] = "***"
         return data

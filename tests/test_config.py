@@ -36,3 +36,7 @@ def test_bad_settings_are_refused_with_a_message(overrides):
 def test_public_dict_hides_secrets():
     settings = Settings.load({"webhook_secret": "s3cret"}, environ={})
     assert settings.public_dict()["webhook_secret"] == "***"
+
+
+def test_public_dict_hides_the_coral_secret_too():
+    assert Settings.load({"coral_secret": "c0ral"}, environ={}).public_dict()["coral_secret"] == "***"
