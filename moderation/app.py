@@ -78,6 +78,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         key_prefix="moderation",
         headers_enabled=True,
         retry_after="delta-seconds",
+        # If Redis goes away, keep moderating with per-process limits rather than failing requests.
+        swallow_errors=True,
+        in_memory_fallback_enabled=True,
         enabled=settings.rate_limit_enabled,
     )
     if settings.rate_limit_enabled:

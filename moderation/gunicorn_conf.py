@@ -21,6 +21,10 @@ access_log_format = (
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# gunicorn >= 25.1 opens a control socket at one per-user path ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl)
+# unless told not to: several instances on one host replace each other's socket, and stopping one deletes
+# the socket of another. We do not use gunicornc, so there is no socket. (Older gunicorn ignores this.)
+control_socket_disable = True
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
