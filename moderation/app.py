@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Mapping
 
@@ -103,10 +104,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             abort(415, message="Send the body as JSON with Content-Type: application/json.")
         # Parse once here so malformed or absurdly nested JSON is a 400, never a 500.
         try:
-            request.get_json()
+            body = request.get_json()
+            # "\ud800" escapes parse into strings no database can store as UTF-8.
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
         except RecursionError:
             return error_response(400, "The request body is nested too deeply.")
-        except BadRequest:
+        except (BadRequest, UnicodeEncodeError):
             return error_response(400, "The request body is not valid UTF-8 JSON.")
         return None
 

@@ -12,6 +12,7 @@ import click
 
 from moderation.classifier import bundle as bundles
 from moderation.config import ConfigError, Settings
+from moderation.privacy import erase
 from moderation.webhooks_cli import webhooks
 
 
@@ -344,6 +345,7 @@ def serve(host: str, port: int, workers: int | None, no_migrate: bool) -> None:
 
 
 main.add_command(webhooks)
+main.add_command(erase)
 
 
 if __name__ == "__main__":  # pragma: no cover

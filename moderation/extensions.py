@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import marshmallow as ma
 from flask_smorest import Api
 
 from moderation.classifier.bundle import ModelHolder
@@ -12,7 +13,22 @@ from moderation.review import ReviewQueue
 from moderation.service import ModerationService
 from moderation.store.repository import Store
 
-api = Api()
+
+class ErrorSchema(ma.Schema):
+    """The one error shape of moderation.api.errors.error_response, as documented in OpenAPI."""
+
+    code = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    status = ma.fields.String(metadata={"description": "HTTP status name"})
+    error = ma.fields.String(metadata={"description": "Machine-readable error code"})
+    message = ma.fields.String(metadata={"description": "Human-readable message"})
+    errors = ma.fields.Dict(metadata={"description": "Messages per offending field"})
+
+
+class ModerationApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+
+api = ModerationApi()
 
 
 @dataclass

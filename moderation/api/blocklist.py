@@ -64,7 +64,7 @@ class Entries(MethodView):
             abort(409, message=str(exc))
 
 
-@blp.route("/<int:entry_id>")
+@blp.route("/<int(max=9223372036854775807):entry_id>")
 class Entry(MethodView):
     @requires("admin")
     @blp.response(204)

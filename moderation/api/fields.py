@@ -31,6 +31,11 @@ class Trimmed(fields.String):
             return None
         return result
 
+    def _validate(self, value: Any) -> None:
+        # An empty optional value became None: there is no length to check.
+        if value is not None:
+            super()._validate(value)
+
 
 class Identifier(fields.Field):
     """A CMS identifier: a non-empty string or a non-negative integer, kept as a string."""

@@ -22,7 +22,8 @@ class PageArgs(Schema):
         unknown = RAISE
 
     before = fields.Integer(
-        validate=validate.Range(min=1), metadata={"description": "Cursor: next_cursor of the previous page"}
+        validate=validate.Range(min=1, max=2**63 - 1),
+        metadata={"description": "Cursor: next_cursor of the previous page"},
     )
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
@@ -32,7 +33,7 @@ class OutboxArgs(PageArgs):
 
 
 class DeliveriesArgs(PageArgs):
-    outbox_id = fields.Integer(validate=validate.Range(min=1))
+    outbox_id = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1))
 
 
 class OutboxEventOut(Schema):
@@ -101,7 +102,7 @@ class OutboxEvents(MethodView):
         }
 
 
-@blp.route("/outbox/<int:event_id>/retry")
+@blp.route("/outbox/<int(max=9223372036854775807):event_id>/retry")
 class Retry(MethodView):
     @requires("admin")
     @blp.response(200, OutboxEventOut)

@@ -69,7 +69,8 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _PHONE = re.compile(r"(?:\+\d[\d\s\-().]{7,}\d)|(?:\b\d[\d\-\s]{8,}\d\b)")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
+# Anchored at the start of a run: unanchored, every position of a long word was retried (quadratic).
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+\.[\w.]+")
 _REPEAT = re.compile(r"(.)\1{3,}")
 _WORD = re.compile(r"\w+")
 

@@ -1,0 +1,86 @@
+"""Erasure of one person's data (`moderation erase --email ADDRESS`), the counterpart of `purge`."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import delete, func, select
+
+from moderation.store.repository import Store
+from moderation.store.tables import BlockEntry, Comment, Label, OutboxEvent, Review, WebhookDelivery
+
+
+def email_key(email: str) -> str:
+    """Return the form comments are indexed by: trimmed and lower-cased, as the service stores it."""
+    return email.strip().lower()
+
+
+def erase_email(store: Store, email: str, include_blocklist: bool = False) -> dict[str, int]:
+    """Delete every comment sent with email and everything derived from it; return counts per table.
+
+    Labels go whether they still point at one of the comments or lost that link (comment_id NULL)
+    but carry the exact text of one of them. Block-list entries naming the address are an admin's
+    decision about an abuser and are kept (and counted) unless include_blocklist is set. Running it
+    again finds nothing and returns zeros.
+    """
+    key = email_key(email)
+    if not key:
+        raise ValueError("an email address is needed")
+    c = Comment.__table__.c
+    labels = Label.__table__.c
+    outbox = OutboxEvent.__table__.c
+    theirs = select(c.id).where(c.email_key == key).scalar_subquery()
+    their_texts = select(c.text).where(c.email_key == key).scalar_subquery()
+    their_events = select(outbox.id).where(outbox.comment_id.in_(theirs)).scalar_subquery()
+    blocked = BlockEntry.__table__.c
+    counts: dict[str, int] = {}
+    with store.engine.begin() as connection:
+        # Labels first: deleting the comments would otherwise only unlink them (ON DELETE SET NULL).
+        counts["labels"] = connection.execute(
+            delete(Label).where(
+                labels.comment_id.in_(theirs) | (labels.comment_id.is_(None) & labels.text.in_(their_texts))
+            )
+        ).rowcount
+        counts["reviews"] = connection.execute(
+            delete(Review).where(Review.__table__.c.comment_id.in_(theirs))
+        ).rowcount
+        counts["webhook_deliveries"] = connection.execute(
+            delete(WebhookDelivery).where(WebhookDelivery.__table__.c.outbox_id.in_(their_events))
+        ).rowcount
+        counts["outbox"] = connection.execute(
+            delete(OutboxEvent).where(outbox.comment_id.in_(theirs))
+        ).rowcount
+        counts["comments"] = connection.execute(delete(Comment).where(c.email_key == key)).rowcount
+        is_theirs = (blocked.kind == "blocked_author") & (func.lower(blocked.value) == key)
+        if include_blocklist:
+            counts["block_entries"] = connection.execute(delete(BlockEntry).where(is_theirs)).rowcount
+        else:
+            kept = connection.execute(select(func.count()).select_from(BlockEntry).where(is_theirs)).scalar()
+            counts["block_entries_kept"] = kept or 0
+    return counts
+
+
+def _store() -> Store:
+    """Open the configured database, as every other command does."""
+    from moderation.config import ConfigError, Settings
+    from moderation.store.database import make_engine
+
+    try:
+        settings = Settings.load()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return Store(make_engine(settings.resolved_database_url))
+
+
+@click.command("erase")
+@click.option("--email", required=True, help="The commenter's email address (case does not matter).")
+@click.option(
+    "--include-blocklist",
+    is_flag=True,
+    help="Also delete blocked_author entries naming this address (kept by default: they stop an abuser).",
+)
+def erase(email: str, include_blocklist: bool) -> None:
+    """Remove one person's comments, reviews, webhook events and training labels, by email."""
+    if not email_key(email):
+        raise click.BadParameter("must not be empty", param_hint="--email")
+    counts = erase_email(_store(), email, include_blocklist=include_blocklist)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
