@@ -158,3 +158,19 @@ def test_submission_record_scores_like_the_raw_record(model_dir):
     assert bundle.score(sub.classifier_record()) == pytest.approx(
         bundle.score({"text": sub.text, "name": sub.name, "email": sub.email})
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a", "ab cd", "  spaced\tout\n words  ", "supercalifragilistic", "x y z", "é ñ 漢字", "a\u3000b"],
+)
+def test_cached_character_ngrams_match_scikit_learn(text):
+    from collections import Counter
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from moderation.classifier.fast import char_wb_ngrams
+
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False).build_analyzer()
+    ours = Counter(gram for word in text.split() for gram in char_wb_ngrams(word, 2, 5))
+    assert ours == Counter(analyzer(text))
