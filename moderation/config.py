@@ -67,7 +67,6 @@ class Settings:
     coral_secret: str = ""
     secret_key: str = ""
     log_level: str = "INFO"
-    debug_logging: bool = False
 
     def __post_init__(self) -> None:
         for head in ("spam", "toxicity"):

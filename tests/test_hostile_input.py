@@ -295,14 +295,13 @@ def test_invisible_characters_cannot_split_a_word_past_the_folder(word):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Any:
-    """`moderation serve` with debug logging off; output goes to a file the tests read."""
+    """`moderation serve` at its most verbose log level; output goes to a file the tests read."""
     tmp = tmp_path_factory.mktemp("serve")
     env = {
         **os.environ,
         "MODERATION_DATABASE_URL": f"sqlite:///{tmp / 'serve.sqlite3'}",
         "MODERATION_MODEL_DIR": str(model_dir),
-        "MODERATION_DEBUG_LOGGING": "false",
-        "MODERATION_LOG_LEVEL": "DEBUG",  # the most a misconfigured service would print, minus debug_logging
+        "MODERATION_LOG_LEVEL": "DEBUG",  # the most a misconfigured service would print
     }
     cli = [sys.executable, "-m", "moderation"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
