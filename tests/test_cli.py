@@ -1,10 +1,7 @@
 """Every CLI verb, through click's runner or a real subprocess."""
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +13,15 @@ from moderation.cli import main
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
 from tests.conftest import CORPUS
+from tests.serving import (
+    CLI,
+    create_key,
+    db_upgrade,
+    service_env,
+    start_instance,
+    stop_instances,
+    wait_until_ready,
+)
 
 SMALL_CORPUS = Path(__file__).parent / "fixtures" / "small_corpus"
 
@@ -87,48 +93,15 @@ def test_promote_refuses_unknown_or_broken_version(runner, env, model_dir):
     assert current_version(model_dir) is not None
 
 
-def wait_until_ready(base: str, server: subprocess.Popen, timeout: float = 60) -> None:
-    """Poll /readyz until the service answers 200; fail if it exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        assert server.poll() is None, "service exited before it was ready"
-        assert time.monotonic() < deadline, "service did not become ready"
-        time.sleep(0.2)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_serve_runs_gunicorn_and_answers_over_http(tmp_path, model_dir):
-    port = free_port()
-    env = {
-        **os.environ,
-        "MODERATION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
-        "MODERATION_MODEL_DIR": str(model_dir),
-    }
-    cli = [sys.executable, "-m", "moderation"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [*cli, "keys", "create", "--role", "client", "--name", "site"],
-        env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    key = created.stdout.strip().splitlines()[-1]
-    server = subprocess.Popen(
-        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    env = service_env(f"sqlite:///{tmp_path / 'serve.sqlite3'}", model_dir)
+    db_upgrade(env)
+    key = create_key(env, "client")
+    server = start_instance(env, tmp_path / "serve.log", workers=2, migrate=True)
+    base = server.base
     try:
-        wait_until_ready(base, server)
+        wait_until_ready(server)
         response = requests.post(
             f"{base}/v1/comments",
             json={"name": "Ann", "email": "ann@example.org", "text": "Clear and useful, thank you."},
@@ -146,10 +119,10 @@ def test_serve_runs_gunicorn_and_answers_over_http(tmp_path, model_dir):
         metrics = requests.get(f"{base}/metrics", timeout=5).text
         assert "moderation_decisions_total" in metrics
     finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
-    assert server.returncode == 0
+        stop_instances(server)
+    assert server.process.returncode == 0, server.tail()
     # Logs are JSON lines and never carry the commenter's email or text.
+    output = server.log.read_text()
     assert "ann@example.org" not in output and "Clear and useful" not in output
     access = [json.loads(line) for line in output.splitlines() if '"logger": "access"' in line]
     assert any(entry["path"] == "/v1/comments" and entry["status"] == 201 for entry in access)
@@ -247,24 +220,11 @@ def test_running_service_switches_to_a_promoted_version_without_dropping_request
     manifest["version"] = "v-candidate"
     (clone / "manifest.json").write_text(json.dumps(manifest))
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "MODERATION_DATABASE_URL": f"sqlite:///{tmp_path / 'reload.sqlite3'}",
-        "MODERATION_MODEL_DIR": str(models),
-        "MODERATION_FLOOD_SECONDS": "0",
-    }
-    cli = [sys.executable, "-m", "moderation"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    key = subprocess.run(
-        [*cli, "keys", "create", "--role", "client", "--name", "site"],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout.split()[-1]  # fmt: skip
-    server = subprocess.Popen(
-        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    env = service_env(f"sqlite:///{tmp_path / 'reload.sqlite3'}", models, flood_seconds="0")
+    db_upgrade(env)
+    key = create_key(env, "client")
+    server = start_instance(env, tmp_path / "serve.log", workers=2, migrate=True)
+    base = server.base
     headers = {"Authorization": f"Bearer {key}"}
     statuses: list[int] = []
     versions: set[str] = set()
@@ -281,13 +241,12 @@ def test_running_service_switches_to_a_promoted_version_without_dropping_request
                 versions.add(response.json()["model_version"])
 
     try:
-        wait_until_ready(base, server)
+        wait_until_ready(server)
         worker = threading.Thread(target=post_comments)
         worker.start()
         time.sleep(1)
-        env_promote = {**env}
         promoted = subprocess.run(
-            [*cli, "promote", "v-candidate", "--force"], env=env_promote, capture_output=True, text=True
+            [*CLI, "promote", "v-candidate", "--force"], env=env, capture_output=True, text=True
         )
         assert promoted.returncode == 0, promoted.stderr
         deadline = time.monotonic() + 20
@@ -304,8 +263,8 @@ def test_running_service_switches_to_a_promoted_version_without_dropping_request
         worker.join(timeout=30)
     finally:
         stop.set()
-        server.terminate()
-        server.wait(timeout=30)
+        stop_instances(server)
+    assert server.process.returncode == 0, server.tail()
     assert seen == {"v-candidate"}
     assert statuses and set(statuses) == {201}, "no request may fail while the model switches"
     assert versions == {current, "v-candidate"}

@@ -7,11 +7,8 @@ the server sees: header and request-line limits, and what ends up on stdout and 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,14 @@ from moderation.config import Settings
 from moderation.domain import AuthorHistory, Submission
 from moderation.normalize import clean, fold, normalize
 from tests.conftest import auth, comment
-from tests.test_cli import free_port, wait_until_ready
+from tests.serving import (
+    create_key,
+    db_upgrade,
+    service_env,
+    start_instance,
+    stop_instances,
+    wait_until_ready,
+)
 
 VALID = {"name": "Ann", "email": "ann@example.org", "text": "A fair point about the budget."}
 STRING_FIELDS = ("name", "email", "text", "url", "user_agent", "referrer", "honeypot", "post_id",
@@ -297,33 +301,17 @@ def test_invisible_characters_cannot_split_a_word_past_the_folder(word):
 def server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Any:
     """`moderation serve` at its most verbose log level; output goes to a file the tests read."""
     tmp = tmp_path_factory.mktemp("serve")
-    env = {
-        **os.environ,
-        "MODERATION_DATABASE_URL": f"sqlite:///{tmp / 'serve.sqlite3'}",
-        "MODERATION_MODEL_DIR": str(model_dir),
-        "MODERATION_LOG_LEVEL": "DEBUG",  # the most a misconfigured service would print
-    }
-    cli = [sys.executable, "-m", "moderation"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    created = subprocess.run(
-        [*cli, "keys", "create", "--role", "client", "--name", "site"],
-        env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    key = created.stdout.strip().splitlines()[-1]
-    port = free_port()
-    out = tmp / "server.log"
-    with out.open("w") as sink:
-        process = subprocess.Popen(
-            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env=env, stdout=sink, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    # DEBUG: the most a misconfigured service would print.
+    env = service_env(f"sqlite:///{tmp / 'serve.sqlite3'}", model_dir, log_level="DEBUG")
+    db_upgrade(env)
+    key = create_key(env, "client")
+    instance = start_instance(env, tmp / "server.log", workers=1, migrate=True)
     try:
-        wait_until_ready(base, process)
-        yield {"base": base, "port": port, "key": key, "log": out, "process": process}
+        wait_until_ready(instance)
+        yield {"base": instance.base, "port": instance.port, "key": key, "log": instance.log}
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_instances(instance)
+    assert instance.process.returncode == 0, instance.tail()
 
 
 def raw_status(port: int, request: bytes) -> int:

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +14,19 @@ from sqlalchemy import text
 
 from moderation.app import create_app
 from moderation.store.database import make_engine
-from tests.conftest import comment, redis_url
+from tests.conftest import auth, comment, redis_url
+from tests.serving import (
+    Instance,
+    db_upgrade,
+    free_port,
+    key_of,
+    service_env,
+    start_instance,
+    start_key,
+    stop_instances,
+    wait_until_ready,
+)
 
-CLI = [sys.executable, "-m", "moderation"]
 RATE_LIMIT = 25  # per key per minute, shared through Redis; room for every other step of the test
 CLEAN_TEXTS = (
     "Thanks, this explains the procurement delays clearly.",
@@ -33,135 +36,7 @@ CLEAN_TEXTS = (
 )
 
 
-# --- running the service for real (also used by tests/test_worker_kill.py) ----------------------
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def service_env(database_url: str, model_dir: Path, **settings: str) -> dict[str, str]:
-    """The environment of a service process: ours without stray MODERATION_* settings, plus settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("MODERATION_") or k.startswith("MODERATION_TEST")
-    }
-    env.update({"MODERATION_DATABASE_URL": database_url, "MODERATION_MODEL_DIR": str(model_dir)})
-    env.update({f"MODERATION_{name.upper()}": value for name, value in settings.items()})
-    return env
-
-
-def db_upgrade(env: dict[str, str]) -> None:
-    """Run `moderation db upgrade` once, as the deploy job of a release does."""
-    done = subprocess.run([*CLI, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-
-
-def start_key(env: dict[str, str], role: str) -> subprocess.Popen[str]:
-    """Start `moderation keys create` for role; read the key with key_of (several can run at once)."""
-    return subprocess.Popen(
-        [*CLI, "keys", "create", "--role", role, "--name", f"{role} {uuid.uuid4().hex[:6]}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-
-
-def key_of(process: subprocess.Popen[str]) -> str:
-    """Wait for a `keys create` process and return the key, the last line it prints."""
-    try:
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-    assert process.returncode == 0, err
-    return out.strip().splitlines()[-1]
-
-
-@dataclass
-class Instance:
-    """One `moderation serve` process: the gunicorn master (it execs), its URL and its log file."""
-
-    process: subprocess.Popen[bytes]
-    base: str
-    log: Path
-
-    def tail(self, lines: int = 30) -> str:
-        """Return the end of the instance's log, for assertion messages."""
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-
-def start_instance(env: dict[str, str], log: Path, workers: int = 2) -> Instance:
-    """Start `moderation serve --no-migrate` on a free port of 127.0.0.1; logs go to a file, never a pipe."""
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-             "--no-migrate"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    return Instance(process, f"http://127.0.0.1:{port}", log)
-
-
-def wait_until_ready(instance: Instance, timeout: float = 60) -> None:
-    """Poll /readyz until it answers 200; fail with the log if the service exits or takes too long."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(f"{instance.base}/readyz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        assert instance.process.poll() is None, f"service exited before it was ready:\n{instance.tail()}"
-        assert time.monotonic() < deadline, f"service did not become ready:\n{instance.tail()}"
-        time.sleep(0.2)
-
-
-def children(pid: int) -> set[int]:
-    """Return the pids of pid's live child processes (gunicorn's workers for a master), from /proc."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name in parentheses may hold spaces; the fields after it are fixed.
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found.add(int(entry.name))
-    return found
-
-
-def stop_instances(*instances: Instance) -> None:
-    """Stop gracefully (SIGTERM to each master at once); kill masters and workers still there after 30 s."""
-    workers = {pid for instance in instances for pid in children(instance.process.pid)}
-    for instance in instances:
-        if instance.process.poll() is None:
-            instance.process.terminate()
-    deadline = time.monotonic() + 30
-    for instance in instances:
-        try:
-            instance.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            instance.process.kill()
-            instance.process.wait(timeout=10)
-    for pid in workers:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+# --- helpers -------------------------------------------------------------------------------------
 
 
 def post_comment(base: str, key: str, body: dict[str, Any]) -> requests.Response:
@@ -352,9 +227,7 @@ def _rate_limit_is_one_budget(c: Cluster, redis: str) -> None:
 
 def test_unreachable_redis_is_never_a_500(app_config):
     """With Redis down a comment is still moderated (per-process limits) or refused with 503, never a 500."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = s.getsockname()[1]  # nothing listens here once the socket is closed
+    closed = free_port()  # nothing listens here
     app_config.update({"rate_limit": "10/minute", "redis_url": f"redis://127.0.0.1:{closed}/0"})
     app = create_app(app_config)
     key = app.extensions["moderation"].store.create_key("client", "site")[1]

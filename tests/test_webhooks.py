@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +30,7 @@ from moderation.webhooks import (
 )
 from moderation.webhooks_cli import webhooks
 from tests.conftest import auth
+from tests.serving import free_port
 
 SECRET = "whsec_test_5f1c"
 
@@ -100,12 +100,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def add_events(engine, count: int, comment_id: str | None = None) -> list[int]:

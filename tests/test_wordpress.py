@@ -8,13 +8,20 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from tests.test_cli import free_port, wait_until_ready
+from tests.serving import (
+    create_key,
+    db_upgrade,
+    free_port,
+    service_env,
+    start_instance,
+    stop_instances,
+    wait_until_ready,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "integrations" / "wordpress"
@@ -48,39 +55,27 @@ def test_every_php_file_parses():
 @pytest.mark.slow
 def test_plugin_against_the_running_service(tmp_path, model_dir):
     php = php_binary()
-    port, hook_port = free_port(), free_port()
+    hook_port = free_port()
     secret = secrets.token_hex(16)
     database = tmp_path / "wordpress.sqlite3"
-    env = {
-        **os.environ,
-        "MODERATION_DATABASE_URL": f"sqlite:///{database}",
-        "MODERATION_MODEL_DIR": str(model_dir),
-        "MODERATION_WATCHED_TERMS": WATCHED_TERM,
-        "MODERATION_WEBHOOK_URL": f"http://127.0.0.1:{hook_port}/wp-json/moderation/v1/webhook",
-        "MODERATION_WEBHOOK_SECRET": secret,
-    }
-    cli = [sys.executable, "-m", "moderation"]
-    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-    keys = {}
-    for role in ("client", "moderator"):
-        created = subprocess.run(
-            [*cli, "keys", "create", "--role", role, "--name", f"wordpress {role}"],
-            env=env, check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        keys[role] = created.stdout.strip().splitlines()[-1]
-    server = subprocess.Popen(
-        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    env = service_env(
+        f"sqlite:///{database}",
+        model_dir,
+        watched_terms=WATCHED_TERM,
+        webhook_url=f"http://127.0.0.1:{hook_port}/wp-json/moderation/v1/webhook",
+        webhook_secret=secret,
+    )
+    db_upgrade(env)
+    keys = {role: create_key(env, role) for role in ("client", "moderator")}
+    server = start_instance(env, tmp_path / "serve.log", workers=2, migrate=True)
     results_file = tmp_path / "results.json"
     try:
-        wait_until_ready(base, server)
+        wait_until_ready(server)
         run = subprocess.run(
             [php, str(PHP_TESTS / "run-tests.php")],
             env={
                 **os.environ,
-                "MODERATION_URL": base,
+                "MODERATION_URL": server.base,
                 "MODERATION_CLIENT_KEY": keys["client"],
                 "MODERATION_MODERATOR_KEY": keys["moderator"],
                 "MODERATION_WEBHOOK_SECRET": secret,
@@ -91,8 +86,8 @@ def test_plugin_against_the_running_service(tmp_path, model_dir):
             capture_output=True, text=True, timeout=180,
         )  # fmt: skip
     finally:
-        server.terminate()
-        server.communicate(timeout=30)
+        stop_instances(server)
+    assert server.process.returncode == 0, server.tail()
     assert run.returncode == 0, run.stdout + run.stderr
     assert " 0 failed" in run.stdout
 

@@ -13,10 +13,9 @@ import requests
 from sqlalchemy import text
 
 from moderation.store.database import make_engine
-from tests.test_scale_out import (
-    CLEAN_TEXTS,
+from tests.conftest import auth
+from tests.serving import (
     Instance,
-    auth,
     children,
     db_upgrade,
     key_of,
@@ -26,6 +25,7 @@ from tests.test_scale_out import (
     stop_instances,
     wait_until_ready,
 )
+from tests.test_scale_out import CLEAN_TEXTS
 
 pytestmark = pytest.mark.slow
 

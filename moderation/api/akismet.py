@@ -58,16 +58,31 @@ def verify_key() -> Response:
     return _plain(CheckAnswer("valid"))
 
 
+class _Refused(Exception):
+    """The request cannot be acted on; carries the Akismet-style answer to send instead."""
+
+    def __init__(self, answer: Response) -> None:
+        self.answer = answer
+
+
+def _client_and_fields() -> tuple[Principal, dict[str, Any]]:
+    """The calling client and its validated form, or _Refused with the answer Akismet would give."""
+    principal = _client()
+    if principal is None:
+        raise _Refused(_plain(invalid_answer(KEY_HELP)))
+    try:
+        return principal, _validated()
+    except ValidationError as error:
+        raise _Refused(_plain(invalid_answer(describe_problems(error.messages_dict, request.form)))) from None
+
+
 @bp.post("/comment-check")
 def comment_check() -> Response:
     """Moderate the comment like POST /v1/comments and answer true (keep it out) or false (publish)."""
-    principal = _client()
-    if principal is None:
-        return _plain(invalid_answer(KEY_HELP))
     try:
-        fields = _validated()
-    except ValidationError as error:
-        return _plain(invalid_answer(describe_problems(error.messages_dict, request.form)))
+        principal, fields = _client_and_fields()
+    except _Refused as refused:
+        return refused.answer
     outcome = current_app.extensions["moderation"].service.submit(principal, fields)
     if outcome.created:
         record_decision(outcome.comment, outcome.seconds)
@@ -75,13 +90,10 @@ def comment_check() -> Response:
 
 
 def _feedback(label: str) -> Response:
-    principal = _client()
-    if principal is None:
-        return _plain(invalid_answer(KEY_HELP))
     try:
-        fields = _validated()
-    except ValidationError as error:
-        return _plain(invalid_answer(describe_problems(error.messages_dict, request.form)))
+        principal, fields = _client_and_fields()
+    except _Refused as refused:
+        return refused.answer
     if not is_test(request.form):  # a test report is acknowledged but never trained on, as Akismet does
         record_feedback(current_app.extensions["moderation"].store, principal, fields, label)
     return _plain(CheckAnswer(FEEDBACK_THANKS))
