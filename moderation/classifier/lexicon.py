@@ -1,8 +1,11 @@
 """Word lists that carry meaning across domains: profanity, insults, slurs and threat phrases.
 
 Written for this project. They feed a handful of count features, so a comment full of words the
-seed corpus never used in that exact form still lights up the right columns. Entries are matched
-as prefixes of folded words (so "fuck" also covers "fucking", "fucker").
+seed corpus never used in that exact form still lights up the right columns. They are matched on
+folded text (lower case, l33t and look-alikes undone). An entry ending in ``*`` is a stem that
+matches any word it begins ("fuck*" covers "fucking", "fuckwit"); any other entry matches the
+whole word or its plural only, so "rat" does not fire on "rather", "ass" on "assume" or "paki"
+on "pakistan".
 """
 
 from __future__ import annotations
@@ -10,21 +13,26 @@ from __future__ import annotations
 import re
 
 OBSCENE = (
-    "fuck", "fck", "fuk", "motherfuck", "shit", "bullshit", "crap", "piss", "cunt", "cock", "dick",
-    "prick", "twat", "wank", "bollock", "arse", "ass", "asshole", "bitch", "bastard", "slut", "whore",
-    "hoe", "pussy", "tits", "damn", "goddamn", "jerkoff", "blowjob", "dildo", "douche", "turd",
+    "fuck*", "fck*", "fuk*", "fuq*", "motherfuck*", "shit*", "bullshit*", "crap", "crappy", "piss",
+    "pissed", "pissing", "cunt*", "cock", "cocksuck*", "dick", "dickhead*", "prick", "twat*", "wank*",
+    "bollock*", "arse", "arsehole*", "ass", "asshole*", "asshat*", "asswipe*", "bitch*", "bastard*",
+    "slut*", "whore*", "hoe", "pussy", "pussies", "tits", "titties", "damn", "dammit", "goddamn*",
+    "jerkoff*", "blowjob*", "dildo*", "douche*", "turd*", "stfu", "gtfo", "milf*",
 )  # fmt: skip
 INSULT = (
-    "idiot", "moron", "stupid", "dumb", "imbecile", "cretin", "retard", "loser", "pathetic",
-    "worthless", "scum", "trash", "garbage", "clown", "fool", "ignorant", "braindead", "halfwit",
-    "dimwit", "dipshit", "jackass", "dumbass", "numpty", "pillock", "tosser", "wanker", "knobhead",
-    "muppet", "simpleton", "degenerate", "vile", "disgusting", "ugly", "fat", "freak", "creep",
-    "coward", "liar", "hypocrite", "troll", "parasite", "vermin", "pig", "rat", "snake", "maggot",
+    "idiot*", "moron*", "stupid*", "dumb", "dumber", "dumbest", "dumbass*", "imbecile*", "cretin*",
+    "retard*", "loser*", "pathetic*", "worthless*", "scum*", "trash", "trashy", "garbage", "clown",
+    "fool", "foolish", "ignorant*", "braindead*", "halfwit*", "dimwit*", "dipshit*", "jackass*",
+    "numpty*", "pillock*", "tosser*", "wanker*", "knobhead*", "muppet*", "simpleton*", "degenerate*",
+    "vile", "disgusting*", "ugly", "fat", "fatso*", "fatass*", "freak", "freaks", "creep", "creepy",
+    "coward*", "liar", "hypocrite*", "troll", "trolls", "trolling", "parasite*", "vermin", "pig",
+    "rat", "snake", "maggot*", "dogwater", "neckbeard*", "incel*", "cuck*", "bozo*", "shut up",
 )  # fmt: skip
 IDENTITY = (
-    "nigger", "nigga", "faggot", "fag", "dyke", "tranny", "kike", "spic", "chink", "gook", "wetback",
-    "raghead", "towelhead", "paki", "coon", "darkie", "subhuman", "untermensch", "mongrel",
-    "savages", "infidel", "kafir", "shemale", "homo", "queer", "gypsies", "invaders",
+    "nigger*", "nigga*", "faggot*", "fag", "fags", "dyke", "tranny", "trannies", "kike", "spic",
+    "chink", "gook", "wetback*", "raghead*", "towelhead*", "paki", "coon", "darkie*", "subhuman*",
+    "untermensch*", "mongrel*", "savages", "infidel", "kafir*", "shemale*", "homo", "queer",
+    "gypsies", "invaders", "sandnigger*", "beaner*", "jihadi*",
 )  # fmt: skip
 THREAT_PHRASES = (
     "kill you", "kill yourself", "kys", "i will find you", "find where you live", "watch your back",
@@ -34,9 +42,11 @@ THREAT_PHRASES = (
 )  # fmt: skip
 
 
-def _prefix_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    alternatives = "|".join(sorted(map(re.escape, words), key=len, reverse=True))
-    return re.compile(rf"(?<!\w)(?:{alternatives})\w*")
+def _word_pattern(entries: tuple[str, ...]) -> re.Pattern[str]:
+    stems = [re.escape(e[:-1]) + r"\w*" for e in entries if e.endswith("*")]
+    words = [re.escape(e) + "s?" for e in entries if not e.endswith("*")]
+    alternatives = "|".join(sorted(stems + words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
@@ -45,9 +55,9 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
 
 
 PATTERNS = {
-    "obscene": _prefix_pattern(OBSCENE),
-    "insult": _prefix_pattern(INSULT),
-    "identity": _prefix_pattern(IDENTITY),
+    "obscene": _word_pattern(OBSCENE),
+    "insult": _word_pattern(INSULT),
+    "identity": _word_pattern(IDENTITY),
     "threat": _phrase_pattern(THREAT_PHRASES),
 }
 
