@@ -1,9 +1,11 @@
 """Benchmarks, run with `make bench`: one run, same machine, same gunicorn settings.
 
 1. the floor: a bare Flask JSON endpoint under gunicorn, loaded with wrk;
-2. `POST /v1/comments` end to end (checks, classifier, SQLite write) under `moderation serve`;
-3. in-process single-comment scoring latency (p50/p99) and batch throughput;
-4. resident memory of each gunicorn worker.
+2. a second floor: the same endpoint validating the body with marshmallow and committing one
+   SQLite row, the obligations of any comment service without any of our work;
+3. `POST /v1/comments` end to end (checks, classifier, SQLite write) under `moderation serve`;
+4. in-process single-comment scoring latency (p50/p99) and batch throughput;
+5. resident memory of each gunicorn worker.
 
 Each wrk measurement is repeated and the median reported; the end-to-end numbers are also given as
 a ratio of the floor measured minutes apart on the same machine, which is what to compare across runs.
@@ -190,6 +192,16 @@ def main() -> None:
         results["floor"] = measure_server(
             gunicorn, dict(os.environ), f"http://127.0.0.1:{port}/v1/comments", args, floor_script
         )
+        port = free_port()
+        store_floor = [*gunicorn[:-1], "bare_app:create_store_app()"]
+        store_floor[store_floor.index("--bind") + 1] = f"127.0.0.1:{port}"
+        results["store_floor"] = measure_server(
+            store_floor,
+            {**os.environ, "BENCH_FLOOR_DB": f"{tmp}/floor.sqlite3"},
+            f"http://127.0.0.1:{port}/v1/comments",
+            args,
+            floor_script,
+        )
 
         env = {
             **os.environ,
@@ -217,6 +229,9 @@ def main() -> None:
             serve, wrk_env, f"http://127.0.0.1:{port}/v1/comments", args, script
         )
     results["ratio_rps_vs_floor"] = round(results["decisions"]["rps"] / results["floor"]["rps"], 3)
+    results["ratio_rps_vs_store_floor"] = round(
+        results["decisions"]["rps"] / results["store_floor"]["rps"], 3
+    )
     results["in_process"] = in_process(Path(args.model_dir))
 
     out = Path(args.out)
@@ -230,11 +245,19 @@ def main() -> None:
         f"| bare Flask endpoint (floor) | {f['rps']:.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | "
         f"{f['non_2xx']} | {f['worker_rss_mb']} |"
     )
+    s = results["store_floor"]
+    print(
+        f"| validate + SQLite insert floor | {s['rps']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | "
+        f"{s['non_2xx']} | {s['worker_rss_mb']} |"
+    )
     print(
         f"| POST /v1/comments end to end | {d['rps']:.0f} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | "
         f"{d['non_2xx']} | {d['worker_rss_mb']} |"
     )
-    print(f"\nend to end / floor: {results['ratio_rps_vs_floor']:.2f}")
+    print(
+        f"\nend to end / floor: {results['ratio_rps_vs_floor']:.2f}; "
+        f"end to end / validate + insert floor: {results['ratio_rps_vs_store_floor']:.2f}"
+    )
     print(
         f"in process: score p50 {p['score_p50_ms']} ms, p99 {p['score_p99_ms']} ms; "
         f"normalize+score p50 {p['normalize_and_score_p50_ms']} ms; "

@@ -34,6 +34,7 @@ _LEET = str.maketrans(
      "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "+": "t"}
 )  # fmt: skip
 
+_ASCII_CONTROLS = dict.fromkeys([*range(0x20), 0x7F], " ")
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[\w@$!|€+]+")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -44,6 +45,15 @@ _REPEATS = re.compile(r"(.)\1{2,}")
 
 def clean(text: str) -> str:
     """Return text in NFKC form without invisible or control characters and with whitespace collapsed."""
+    if text.isascii():
+        # Most comments. NFKC leaves ASCII alone, and its only characters to drop or replace are the
+        # C0 controls and DEL, which become spaces: the same result as clean_unicode, faster.
+        return _WHITESPACE.sub(" ", text.translate(_ASCII_CONTROLS)).strip()
+    return clean_unicode(text)
+
+
+def clean_unicode(text: str) -> str:
+    """The general path of clean, for any text."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     text = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
@@ -54,6 +64,8 @@ def clean(text: str) -> str:
 
 
 def _strip_marks(text: str) -> str:
+    if text.isascii():
+        return text  # nothing to decompose
     decomposed = unicodedata.normalize("NFD", text)
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 

@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moderation.normalize import clean, fold, normalize
+from moderation.normalize import clean, clean_unicode, fold, normalize
 
 
 def test_zero_width_and_control_characters_are_removed_and_whitespace_collapsed():
@@ -42,3 +42,8 @@ def test_fold_never_grows_beyond_a_small_factor_and_is_lowercase(text):
     folded = fold(clean(text))
     assert len(folded) <= 3 * len(text) + 1
     assert folded == folded.lower() or not folded.isascii()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_fast_path_cleans_exactly_like_the_general_path(text):
+    assert clean(text) == clean_unicode(text)
