@@ -105,8 +105,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # Parse once here so malformed or absurdly nested JSON is a 400, never a 500.
         try:
             body = request.get_json()
-            # "\ud800" escapes parse into strings no database can store as UTF-8.
-            json.dumps(body, ensure_ascii=False).encode("utf-8")
+            # "\ud800" escapes parse into strings no database can store as UTF-8. Only a \u escape
+            # can produce one (the UTF-8 decoder refuses encoded surrogates), so most bodies skip this.
+            if b"\\u" in request.get_data(cache=True):
+                json.dumps(body, ensure_ascii=False).encode("utf-8")
         except RecursionError:
             return error_response(400, "The request body is nested too deeply.")
         except (BadRequest, UnicodeEncodeError):

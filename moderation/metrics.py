@@ -16,6 +16,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from moderation.store.repository import CommentRow
 from moderation.store.tables import Comment
 
 DECISIONS = Counter(
@@ -37,7 +38,7 @@ MODEL_INFO = Gauge(
 )
 
 
-def record_decision(comment: Comment, seconds: float) -> None:
+def record_decision(comment: Comment | CommentRow, seconds: float) -> None:
     DECISIONS.labels(comment.decision, comment.reason_code).inc()
     DECISION_SECONDS.observe(seconds)
 

@@ -12,7 +12,14 @@ from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
 from moderation.domain import Submission, Thresholds
 from moderation.policy import decide
-from moderation.store.repository import Principal, Store, new_comment_id, utcnow
+from moderation.store.repository import (
+    COMMENT_COLUMNS,
+    CommentRow,
+    Principal,
+    Store,
+    new_comment_id,
+    utcnow,
+)
 from moderation.store.tables import Comment
 
 FEEDBACK_LABELS = ("spam", "toxic", "ham")
@@ -39,7 +46,7 @@ def thresholds_from(settings: Settings) -> Thresholds:
 
 @dataclass(frozen=True)
 class Outcome:
-    comment: Comment
+    comment: Comment | CommentRow
     created: bool
     seconds: float
 
@@ -80,7 +87,8 @@ class ModerationService:
         if decision.outcome.value != "approve":
             # Moderators review held and rejected comments; explaining approvals costs time for nothing.
             evidence["terms"] = analysis.explain()
-        comment = Comment(
+        values = dict.fromkeys(COMMENT_COLUMNS)
+        values.update(
             id=new_comment_id(now),
             client_key_id=principal.key_id,
             client_comment_id=client_comment_id,
@@ -107,7 +115,7 @@ class ModerationService:
             model_version=bundle.version,
             created_at=now,
         )
-        stored, created = self.store.insert_comment(comment)
+        stored, created = self.store.insert_values(values)
         return Outcome(stored, created, time.perf_counter() - started)
 
     def visible_to(self, principal: Principal, comment_id: str) -> Comment | None:

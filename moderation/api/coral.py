@@ -23,7 +23,7 @@ from moderation.coral import (
 )
 from moderation.metrics import record_decision
 from moderation.service import ModerationService
-from moderation.store.repository import Principal
+from moderation.store.repository import CommentRow, Principal
 from moderation.store.tables import Comment
 
 bp = Blueprint("coral", __name__, url_prefix="/integrations/coral")
@@ -189,7 +189,7 @@ def _service(action: str) -> ModerationService:
     return extensions[_EDIT_SERVICE]
 
 
-def _answer(comment: Comment | None) -> Response:
+def _answer(comment: Comment | CommentRow | None) -> Response:
     """Render Coral's answer: 204 for no opinion, else 200 with a status and flags."""
     result = None if comment is None else phase_result(comment.status, comment.reasons)
     response = Response(status=204) if result is None else jsonify(result)

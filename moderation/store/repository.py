@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Iterator
 
 from sqlalchemy import Engine, bindparam, exists, func, insert, select, text
@@ -83,6 +84,11 @@ _KEY_BY_PREFIX = select(
     ApiKey.__table__.c.revoked_at,
 ).where(ApiKey.__table__.c.prefix == bindparam("prefix"))
 _INSERT_COMMENT = insert(Comment)
+COMMENT_COLUMNS = tuple(column.key for column in Comment.__table__.columns)
+
+
+class CommentRow(SimpleNamespace):
+    """A just-stored comment's columns as attributes, read like a Comment by the API and metrics."""
 
 
 class Store:
@@ -180,23 +186,31 @@ class Store:
         )
 
     def insert_comment(self, comment: Comment) -> tuple[Comment, bool]:
-        """Insert comment; on a replayed client id return the stored one instead, and False.
+        """Insert an ORM comment; on a replayed client id return the stored one instead, and False."""
+        stored, created = self.insert_values({key: getattr(comment, key) for key in COMMENT_COLUMNS})
+        if created:
+            comment.spam_score, comment.toxicity_score = stored.spam_score, stored.toxicity_score
+            return comment, True
+        return stored, False
+
+    def insert_values(self, values: dict[str, Any]) -> tuple[CommentRow | Comment, bool]:
+        """Insert a comment given as column values; on a replayed client id return the stored one.
 
         The unique (client key, client_comment_id) constraint decides, so concurrent replays on
-        any number of workers or instances store one row.
+        any number of workers or instances store one row. A new comment comes back as a plain
+        CommentRow: building an ORM object per request cost more than the insert's own Python.
         """
-        values = {col.key: getattr(comment, col.key) for col in Comment.__table__.columns}
         # Scores are also kept as plain columns so the queue can filter and sort on them.
-        values["spam_score"] = comment.spam_score = float(comment.scores.get("spam", 0.0))
-        values["toxicity_score"] = comment.toxicity_score = float(comment.scores.get("toxicity", 0.0))
+        values["spam_score"] = float(values["scores"].get("spam", 0.0))
+        values["toxicity_score"] = float(values["scores"].get("toxicity", 0.0))
         try:
             with self.engine.begin() as connection:
                 connection.execute(_INSERT_COMMENT, values)
-            return comment, True
+            return CommentRow(**values), True
         except IntegrityError:
-            if comment.client_comment_id is None:
+            if values["client_comment_id"] is None:
                 raise
-            stored = self.find_replay(comment.client_key_id, comment.client_comment_id)
+            stored = self.find_replay(values["client_key_id"], values["client_comment_id"])
             if stored is None:
                 raise
             return stored, False
