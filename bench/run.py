@@ -89,8 +89,9 @@ def worker_rss_mb(master_pid: int) -> list[float]:
             status = Path(f"/proc/{pid}/status").read_text()
         except FileNotFoundError:
             continue
-        kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
-        sizes.append(round(kb / 1024, 1))
+        found = re.search(r"VmRSS:\s+(\d+)", status)
+        if found:  # a worker that is exiting (a zombie) has no resident set
+            sizes.append(round(int(found.group(1)) / 1024, 1))
     return sizes
 
 
