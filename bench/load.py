@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from run import BIN, ROOT, free_port, wait_ready, worker_rss_mb
+from run import ROOT, free_port, prepare_service, serve_command, wait_ready, worker_rss_mb
 
 CLEAN = [
     "Clear piece on the frigate delays, thanks. The budget table was especially useful.",
@@ -155,17 +155,11 @@ def main() -> None:
             "MODERATION_DATABASE_URL": f"sqlite:///{tmp}/load.sqlite3",
             "MODERATION_RATE_LIMIT": "off",
         }
-        cli = [str(BIN / "moderation")]
-        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-        key = subprocess.run(
-            [*cli, "keys", "create", "--role", "client", "--name", "load"],
-            env=env, check=True, capture_output=True, text=True,
-        ).stdout.split()[-1]  # fmt: skip
+        key = prepare_service(env, "load")
         port = free_port()
         server = subprocess.Popen(
-            [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            serve_command(port, args.workers), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             wait_ready(f"http://127.0.0.1:{port}/healthz", server)
             rss_start = worker_rss_mb(server.pid)

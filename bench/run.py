@@ -100,6 +100,31 @@ def gunicorn_master(proc: subprocess.Popen) -> int:
     return proc.pid
 
 
+def prepare_service(env: dict, name: str) -> str:
+    """Migrate the database env points at and return a new client key for it."""
+    cli = [str(BIN / "moderation")]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [*cli, "keys", "create", "--role", "client", "--name", name],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return created.stdout.split()[-1]
+
+
+def serve_command(port: int, workers: int) -> list[str]:
+    """`moderation serve` on 127.0.0.1:port with the given number of workers."""
+    return [
+        str(BIN / "moderation"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+
+
 def measure_server(cmd: list[str], env: dict, url: str, args: argparse.Namespace, script: Path | None):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -211,12 +236,7 @@ def main() -> None:
             "MODERATION_RATE_LIMIT": "off",
             "MODERATION_FLOOD_SECONDS": "0",
         }
-        cli = [str(BIN / "moderation")]
-        subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-        key = subprocess.run(
-            [*cli, "keys", "create", "--role", "client", "--name", "bench"],
-            env=env, check=True, capture_output=True, text=True,
-        ).stdout.split()[-1]  # fmt: skip
+        key = prepare_service(env, "bench")
         port = free_port()
         wrk_env = {**env, "WRK_KEY": key}
         script = Path(tmp) / "post.lua"
@@ -225,9 +245,8 @@ def main() -> None:
             'wrk.headers["Content-Type"] = "application/json"\n'
             + (ROOT / "bench" / "post_comments.lua").read_text()
         )
-        serve = [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
         results["decisions"] = measure_server(
-            serve, wrk_env, f"http://127.0.0.1:{port}/v1/comments", args, script
+            serve_command(port, args.workers), wrk_env, f"http://127.0.0.1:{port}/v1/comments", args, script
         )
     results["ratio_rps_vs_floor"] = round(results["decisions"]["rps"] / results["floor"]["rps"], 3)
     results["ratio_rps_vs_store_floor"] = round(
