@@ -1,4 +1,4 @@
-"""The `moderation` command: serve, train, evaluate, score, promote, keys, db, purge."""
+"""The `moderation` command: serve, train, evaluate, score, promote, keys, db, purge, erase."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import click
 
 from moderation.classifier import bundle as bundles
 from moderation.config import ConfigError, Settings
-from moderation.privacy import erase
 from moderation.webhooks_cli import webhooks
 
 
@@ -101,6 +100,23 @@ def purge(days: int, keep_labels: bool) -> None:
     from moderation.store.repository import utcnow
 
     counts = run_purge(_store(), utcnow() - timedelta(days=days), keep_labels=keep_labels)
+    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+@main.command()
+@click.option("--email", required=True, help="The commenter's email address (case does not matter).")
+@click.option(
+    "--include-blocklist",
+    is_flag=True,
+    help="Also delete blocked_author entries naming this address (kept by default: they stop an abuser).",
+)
+def erase(email: str, include_blocklist: bool) -> None:
+    """Remove one person's comments, reviews, webhook events and training labels, by email."""
+    from moderation.privacy import email_key, erase_email
+
+    if not email_key(email):
+        raise click.BadParameter("must not be empty", param_hint="--email")
+    counts = erase_email(_store(), email, include_blocklist=include_blocklist)
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
@@ -345,7 +361,6 @@ def serve(host: str, port: int, workers: int | None, no_migrate: bool) -> None:
 
 
 main.add_command(webhooks)
-main.add_command(erase)
 
 
 if __name__ == "__main__":  # pragma: no cover

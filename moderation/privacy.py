@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 from sqlalchemy import delete, func, select
 
 from moderation.store.repository import Store
@@ -57,30 +56,3 @@ def erase_email(store: Store, email: str, include_blocklist: bool = False) -> di
             kept = connection.execute(select(func.count()).select_from(BlockEntry).where(is_theirs)).scalar()
             counts["block_entries_kept"] = kept or 0
     return counts
-
-
-def _store() -> Store:
-    """Open the configured database, as every other command does."""
-    from moderation.config import ConfigError, Settings
-    from moderation.store.database import make_engine
-
-    try:
-        settings = Settings.load()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    return Store(make_engine(settings.resolved_database_url))
-
-
-@click.command("erase")
-@click.option("--email", required=True, help="The commenter's email address (case does not matter).")
-@click.option(
-    "--include-blocklist",
-    is_flag=True,
-    help="Also delete blocked_author entries naming this address (kept by default: they stop an abuser).",
-)
-def erase(email: str, include_blocklist: bool) -> None:
-    """Remove one person's comments, reviews, webhook events and training labels, by email."""
-    if not email_key(email):
-        raise click.BadParameter("must not be empty", param_hint="--email")
-    counts = erase_email(_store(), email, include_blocklist=include_blocklist)
-    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from moderation.app import create_app
-from moderation.privacy import erase, erase_email
+from moderation.cli import erase
+from moderation.privacy import erase_email
 from moderation.store.repository import Store, purge, utcnow
 from moderation.store.tables import Comment, Label, OutboxEvent, Review, WebhookDelivery
 from tests.conftest import auth, comment
