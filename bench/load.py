@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from run import ROOT, free_port, prepare_service, serve_command, wait_ready, worker_rss_mb
+from run import ROOT, free_port, post_script, prepare_service, serve_command, wait_ready, worker_rss_mb
 
 CLEAN = [
     "Clear piece on the frigate delays, thanks. The budget table was especially useful.",
@@ -122,12 +122,7 @@ def steady(port: int, key: str, rate: float, seconds: float, threads: int = 16) 
 
 
 def soak(port: int, key: str, requests_total: int, tmp: Path) -> dict:
-    script = tmp / "soak.lua"
-    script.write_text(
-        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        + (ROOT / "bench" / "post_comments.lua").read_text()
-    )
+    script = post_script(tmp / "soak.lua", key)
     done = 0
     rounds = []
     while done < requests_total:

@@ -61,6 +61,17 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def post_script(path: Path, key: str | None = None) -> Path:
+    """Write wrk's script for posting the comment mix (bench/post_comments.lua), with JSON headers."""
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"\n' if key else ""
+    path.write_text(
+        auth
+        + 'wrk.headers["Content-Type"] = "application/json"\n'
+        + (ROOT / "bench" / "post_comments.lua").read_text()
+    )
+    return path
+
+
 def run_wrk(url: str, seconds: int, connections: int, threads: int, script: Path | None) -> dict:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
@@ -210,11 +221,7 @@ def main() -> None:
             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
             "--chdir", str(ROOT / "bench"), "bare_app:create_app()",
         ]  # fmt: skip
-        floor_script = Path(tmp) / "floor.lua"
-        floor_script.write_text(
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            + (ROOT / "bench" / "post_comments.lua").read_text()
-        )
+        floor_script = post_script(Path(tmp) / "floor.lua")
         results["floor"] = measure_server(
             gunicorn, dict(os.environ), f"http://127.0.0.1:{port}/v1/comments", args, floor_script
         )
@@ -238,15 +245,9 @@ def main() -> None:
         }
         key = prepare_service(env, "bench")
         port = free_port()
-        wrk_env = {**env, "WRK_KEY": key}
-        script = Path(tmp) / "post.lua"
-        script.write_text(
-            f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            + (ROOT / "bench" / "post_comments.lua").read_text()
-        )
+        script = post_script(Path(tmp) / "post.lua", key)
         results["decisions"] = measure_server(
-            serve_command(port, args.workers), wrk_env, f"http://127.0.0.1:{port}/v1/comments", args, script
+            serve_command(port, args.workers), env, f"http://127.0.0.1:{port}/v1/comments", args, script
         )
     results["ratio_rps_vs_floor"] = round(results["decisions"]["rps"] / results["floor"]["rps"], 3)
     results["ratio_rps_vs_store_floor"] = round(
