@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from moderation.domain import AuthorHistory, Severity, Signal, Submission
-from moderation.normalize import fold_term
+from moderation.normalize import compact, fold_term
 
 MESSAGES = {
     "duplicate": "Duplicate comment detected; it looks as though you've already said that.",
@@ -28,25 +28,35 @@ _LINK = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"']*", re.IGNORECASE)
 
 
 class TermMatcher:
-    """Whole-word matching of a fixed list of terms against folded text."""
+    """Whole-word matching of a fixed list of terms against folded text.
+
+    Each text is searched twice: as folded, and in its compact form (separators inside words
+    dropped, repeated letters squeezed), so "ca/sino", "cas-ino" and "caaasino" find "casino".
+    """
 
     def __init__(self, terms: Iterable[str]) -> None:
         terms = tuple(terms)
         folded = sorted({fold_term(t) for t in terms if t.strip()} - {""}, key=len, reverse=True)
         self.terms = tuple(folded)
-        self._pattern = (
-            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, folded)) + r")(?!\w)") if folded else None
-        )
+        self._by_compact = {compact(t): t for t in reversed(folded)}
+        self._pattern = _whole_words(folded)
+        self._compact_pattern = _whole_words(sorted(self._by_compact, key=len, reverse=True))
 
     def find(self, *texts: str) -> list[str]:
         """Return the distinct terms found in any of texts, in order of first appearance."""
-        if self._pattern is None:
+        if self._pattern is None or self._compact_pattern is None:
             return []
         found: dict[str, None] = {}
         for text in texts:
             for match in self._pattern.finditer(text):
                 found.setdefault(match.group(0), None)
+            for match in self._compact_pattern.finditer(compact(text)):
+                found.setdefault(self._by_compact[match.group(0)], None)
         return list(found)
+
+
+def _whole_words(terms: list[str]) -> re.Pattern[str] | None:
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, terms)) + r")(?!\w)") if terms else None
 
 
 class AuthorBlockList:

@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -126,3 +127,22 @@ def test_checks_never_raise_on_arbitrary_text(text, name):
         return
     signals = run_checks(sub(text=text, name=name), NEW, rules)
     assert all(s.severity in Severity for s in signals)
+
+
+@pytest.mark.parametrize(
+    "disguise",
+    [
+        "c-a-s-i-n-o", "c_a_s_i_n_o", "c.a.s.i.n.o", "ca/sino", "cas-ino", "caaasino", "ᴄᴀꜱɪɴᴏ",
+        "ᏟᎪЅΙΝΟ", "саѕinο", "cas\u2800ino", "cas\u200bino", "c a s i n o", "CASINO",
+    ],
+)  # fmt: skip
+def test_blocked_terms_cannot_be_evaded_with_disguises(disguise):
+    rules = CheckRules(blocked_terms=TermMatcher(["casino"]))
+    signal = check_blocked_terms(sub(text=f"Best online {disguise} bonus here"), NEW, rules)
+    assert signal is not None and signal.detail["terms"] == ["casino"]
+
+
+@pytest.mark.parametrize("text", ["An occasional flutter at the casinos of Monaco", "Cassie wrote this"])
+def test_blocked_terms_still_match_whole_words_only(text):
+    rules = CheckRules(blocked_terms=TermMatcher(["casino", "ass"]))
+    assert check_blocked_terms(sub(text=text), NEW, rules) is None
