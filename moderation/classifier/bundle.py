@@ -16,7 +16,7 @@ import joblib
 import numpy as np
 import sklearn
 
-from moderation.classifier.features import PreparedRecord, Record, prepare
+from moderation.classifier.features import GROUP_PLACEHOLDER, PreparedRecord, Record, prepare
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,7 @@ class Analysis:
                 if contributions[j] <= 0:
                     break
                 kind, _, term = str(names[self.columns[j]]).partition("__")
+                term = term.replace(GROUP_PLACEHOLDER, "<group name>")
                 terms.append({"term": term, "kind": kind, "weight": round(float(contributions[j]), 4)})
             result[head] = terms
         return result

@@ -125,13 +125,10 @@ class FastScorer:
                 columns = np.arange(len(values))
             else:
                 columns, values = columns_of(record)
-                if idf is None:  # binary counts (author tokens)
-                    values = np.ones(len(columns))
-                else:
-                    values = (1.0 + np.log(values)) * idf[columns]
-                    norm = math.sqrt(float(values @ values))
-                    if norm:
-                        values /= norm
+                values = (1.0 + np.log(values)) * idf[columns]
+                norm = math.sqrt(float(values @ values))
+                if norm:
+                    values /= norm
             all_columns.append(columns + offset)
             all_values.append(values)
         return np.concatenate(all_columns), np.concatenate(all_values)

@@ -1,18 +1,19 @@
-"""Feature extraction shared by every head: word and character n-grams, structure and author cues."""
+"""Feature extraction shared by every head: word and character n-grams of the text, and its structure."""
 
 from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from moderation.classifier.lexicon import lexicon_counts
+from moderation.classifier.lexicon import GROUP_PATTERN, NEGATION_CUES, lexicon_counts
 from moderation.normalize import normalize
 
 
@@ -52,10 +53,6 @@ class Prepare(BaseEstimator, TransformerMixin):
 
     def transform(self, records: Iterable[Record]) -> list[PreparedRecord]:
         return [r if isinstance(r, PreparedRecord) else prepare(r) for r in records]
-
-
-def folded_of(record: PreparedRecord) -> str:
-    return record.folded
 
 
 _URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)([^\s/<>\"':?#]*)", re.IGNORECASE)
@@ -127,53 +124,68 @@ class Structural(BaseEstimator, TransformerMixin):
         return np.array([f"structure:{n}" for n in STRUCTURAL_NAMES], dtype=object)
 
 
-def author_tokens(record: PreparedRecord) -> str:
-    """Describe the author fields as tokens: email domain and TLD, website TLD, name shape."""
-    tokens = []
-    if record.email:
-        domain = record.email.rpartition("@")[2].lower()
-        tokens += [f"email_domain={domain}", f"email_tld={domain.rpartition('.')[2]}"]
-        local = record.email.partition("@")[0]
-        if sum(ch.isdigit() for ch in local) >= 3:
-            tokens.append("email_local_digits")
-    if record.url:
-        host = _URL.findall(record.url)
-        host_name = host[0].lower() if host else record.url.lower()
-        tokens += ["has_url", f"url_tld={host_name.rpartition('.')[2]}"]
-        if host_name.count("-") >= 2:
-            tokens.append("url_hyphens")
-    if record.name:
-        tokens.append(f"name_words={min(len(record.name.split()), 4)}")
-        if any(ch.isdigit() for ch in record.name):
-            tokens.append("name_digits")
-    return " ".join(tokens) or "no_author"
+GROUP_PLACEHOLDER = "xgroupx"
+_NEGATION = re.compile(r"(?<!\w)(?:" + "|".join(NEGATION_CUES) + r")(?!\w)|n't(?!\w)")
+_CLAUSE_END = re.compile(r"[.,;:!?()\"]|(?<!\w)(?:but|and|because|while|although|though)(?!\w)")
+_SCOPE_WORDS = 4
 
 
-AUTHOR_PREFIX = "author__"
+class ModelText:
+    """What the n-gram vectorizers read: the folded text, with group names and negation handled.
+
+    ``mask_groups`` replaces every name of an identity group (religions, peoples, nationalities,
+    genders, orientations, disabilities, ages) by one shared placeholder, so no group's name can
+    carry weight of its own: what is said about the group decides. ``negation`` marks the words
+    that follow a negation cue up to the end of the clause ("never say they are vermin" reads
+    ``never neg_say neg_they ...``), so negated hate and negated praise get columns of their own.
+    """
+
+    def __init__(self, mask_groups: bool = True, negation: bool = False) -> None:
+        self.mask_groups = mask_groups
+        self.negation = negation
+
+    def __call__(self, record: PreparedRecord) -> str:
+        return _model_text(record.folded, self.mask_groups, self.negation)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ModelText) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash((self.mask_groups, self.negation))
 
 
-class SelectColumns(BaseEstimator, TransformerMixin):
-    """Keep only some feature columns: the toxicity head must not learn from who the author is."""
+def mark_negation(text: str) -> str:
+    """Prefix the words after a negation cue, up to the clause's end, with ``neg_``."""
+    out: list[str] = []
+    position = 0
+    for cue in _NEGATION.finditer(text):
+        if cue.start() < position:
+            continue
+        end = _CLAUSE_END.search(text, cue.end())
+        stop = end.start() if end else len(text)
+        scope = text[cue.end() : stop]
+        words = scope.split(" ")
+        marked, counted = [], 0
+        for word in words:
+            if word and counted < _SCOPE_WORDS:
+                word = "neg_" + word
+                counted += 1
+            marked.append(word)
+        out.append(text[position : cue.end()])
+        out.append(" ".join(marked))
+        position = stop
+    out.append(text[position:])
+    return "".join(out)
 
-    def __init__(self, keep: np.ndarray | None = None) -> None:
-        self.keep = keep
 
-    def fit(self, matrix: Any, y: Any = None) -> SelectColumns:
-        return self
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return self.keep is not None
-
-    def transform(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        return sp.csr_matrix(matrix)[:, self.keep]
+@lru_cache(maxsize=256)
+def _model_text(folded: str, mask_groups: bool, negation: bool) -> str:
+    # Cached: the word and the character vectorizer both ask for the same record's text in turn.
+    text = GROUP_PATTERN.sub(GROUP_PLACEHOLDER, folded) if mask_groups else folded
+    return mark_negation(text) if negation else text
 
 
-def text_columns(feature_names: np.ndarray) -> np.ndarray:
-    """Indices of the features computed from the comment text alone."""
-    return np.flatnonzero([not str(n).startswith(AUTHOR_PREFIX) for n in feature_names])
-
-
-def build_features(seed: int = 0) -> Pipeline:
+def build_features(seed: int = 0, mask_groups: bool = True, negation: bool = False) -> Pipeline:
     """Return the unfitted feature pipeline shared by every head."""
     return Pipeline(
         [
@@ -185,7 +197,7 @@ def build_features(seed: int = 0) -> Pipeline:
                         (
                             "word",
                             TfidfVectorizer(
-                                preprocessor=folded_of,
+                                preprocessor=ModelText(mask_groups, negation),
                                 lowercase=False,
                                 token_pattern=r"(?u)\b\w+\b",
                                 ngram_range=(1, 2),
@@ -198,7 +210,7 @@ def build_features(seed: int = 0) -> Pipeline:
                         (
                             "char",
                             TfidfVectorizer(
-                                preprocessor=folded_of,
+                                preprocessor=ModelText(mask_groups, negation=False),
                                 lowercase=False,
                                 analyzer="char_wb",
                                 ngram_range=(2, 5),
@@ -209,15 +221,6 @@ def build_features(seed: int = 0) -> Pipeline:
                             ),
                         ),
                         ("structure", Structural()),
-                        (
-                            "author",
-                            CountVectorizer(
-                                preprocessor=author_tokens,
-                                lowercase=False,
-                                token_pattern=r"\S+",
-                                binary=True,
-                            ),
-                        ),
                     ]
                 ),
             ),
