@@ -158,7 +158,7 @@ def measure_server(cmd: list[str], env: dict, url: str, args: argparse.Namespace
 
 def in_process(model_dir: Path) -> dict:
     from moderation.classifier.bundle import ModelBundle
-    from moderation.domain import Submission
+    from moderation.pipeline.domain import Submission
 
     bundle = ModelBundle.load_current(model_dir)
     corpus = [

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from moderation.domain import Submission
+from moderation.pipeline.domain import Submission
 from moderation.store.repository import CommentRow, Principal, Store
 from moderation.store.tables import Comment, Label
 

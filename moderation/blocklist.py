@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from moderation.checks import AuthorBlockList, CheckRules, TermMatcher
+from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher
 from moderation.store.repository import Principal, Store, utcnow
 from moderation.store.tables import BlockEntry
 

@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from moderation.blocklist import BlockLists
-from moderation.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
-from moderation.domain import Submission, Thresholds
-from moderation.policy import decide
+from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
+from moderation.pipeline.domain import Submission, Thresholds
+from moderation.pipeline.policy import decide
 from moderation.store.repository import (
     COMMENT_COLUMNS,
     CommentRow,

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moderation.checks import (
+from moderation.pipeline.checks import (
     AuthorBlockList,
     CheckRules,
     TermMatcher,
@@ -19,7 +19,7 @@ from moderation.checks import (
     count_links,
     run_checks,
 )
-from moderation.domain import AuthorHistory, Severity, Submission
+from moderation.pipeline.domain import AuthorHistory, Severity, Submission
 
 NEW = AuthorHistory()
 

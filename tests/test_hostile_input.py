@@ -19,10 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moderation.app import create_app
-from moderation.checks import CheckRules, TermMatcher, check_blocked_terms, check_links, check_watched_terms
 from moderation.config import Settings
-from moderation.domain import AuthorHistory, Submission
-from moderation.normalize import clean, fold, normalize
+from moderation.pipeline.checks import (
+    CheckRules,
+    TermMatcher,
+    check_blocked_terms,
+    check_links,
+    check_watched_terms,
+)
+from moderation.pipeline.domain import AuthorHistory, Submission
+from moderation.pipeline.normalize import clean, fold, normalize
 from tests.conftest import auth, comment
 from tests.serving import (
     create_key,

@@ -3,7 +3,7 @@
 import pytest
 
 from moderation.classifier.lexicon import lexicon_counts
-from moderation.normalize import normalize
+from moderation.pipeline.normalize import normalize
 
 
 def counts(text: str) -> dict[str, int]:

@@ -151,7 +151,7 @@ def test_fast_single_comment_path_equals_the_pipeline_on_the_whole_corpus(model_
 
 
 def test_submission_record_scores_like_the_raw_record(model_dir):
-    from moderation.domain import Submission
+    from moderation.pipeline.domain import Submission
 
     bundle = ModelBundle.load_current(model_dir)
     sub = Submission(name="N1ck", email="n@example.org", text="Fr\u200bee m0ney at http://x.example", url="")

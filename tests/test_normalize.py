@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moderation.normalize import _strip_marks, clean, clean_unicode, compact, fold, normalize
+from moderation.pipeline.normalize import _strip_marks, clean, clean_unicode, compact, fold, normalize
 
 
 def test_zero_width_and_control_characters_are_removed_and_whitespace_collapsed():

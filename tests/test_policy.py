@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moderation.domain import Outcome, Severity, Signal, Thresholds
-from moderation.policy import decide
+from moderation.pipeline.domain import Outcome, Severity, Signal, Thresholds
+from moderation.pipeline.policy import decide
 
 T = Thresholds(spam_hold=0.5, spam_reject=0.9, toxicity_hold=0.5, toxicity_reject=0.9)
 LOW = {"spam": 0.1, "toxicity": 0.1}

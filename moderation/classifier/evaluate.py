@@ -13,8 +13,8 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 from moderation.classifier.bundle import HEADS, ModelBundle
 from moderation.classifier.datasets import Dataset
 from moderation.classifier.train import head_targets
-from moderation.domain import Thresholds
-from moderation.policy import decide
+from moderation.pipeline.domain import Thresholds
+from moderation.pipeline.policy import decide
 
 GRID = tuple(round(x, 2) for x in np.arange(0.05, 1.0, 0.05))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,16 +14,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from moderation.classifier.lexicon import GROUP_PATTERN, NEGATION_CUES, lexicon_counts
-from moderation.normalize import normalize
-
-
-class PreparedRecord(NamedTuple):
-    folded: str
-    cleaned: str
-    name: str
-    email: str
-    url: str
-
+from moderation.pipeline.domain import PreparedRecord
+from moderation.pipeline.normalize import normalize
 
 Record = Mapping[str, Any] | str
 

@@ -35,7 +35,7 @@ from moderation.classifier.bundle import (
 )
 from moderation.classifier.datasets import Dataset, Example, deduplicate
 from moderation.classifier.features import build_features, prepare
-from moderation.domain import Thresholds
+from moderation.pipeline.domain import Thresholds
 
 HEAD_LABEL = {"spam": "spam", "toxicity": "toxic"}
 # Both heads judge what is written, never who wrote it: author fields (e-mail domain, name shape)

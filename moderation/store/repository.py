@@ -14,7 +14,7 @@ from sqlalchemy import Engine, bindparam, exists, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from moderation.domain import AuthorHistory
+from moderation.pipeline.domain import AuthorHistory
 from moderation.store.tables import ApiKey, Comment, Label, UTCDateTime
 
 ROLES = ("client", "moderator", "admin")

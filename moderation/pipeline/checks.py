@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from moderation.domain import AuthorHistory, Severity, Signal, Submission
-from moderation.normalize import compact, fold_term
+from moderation.pipeline.domain import AuthorHistory, Severity, Signal, Submission
+from moderation.pipeline.normalize import compact, fold_term
 
 MESSAGES = {
     "duplicate": "Duplicate comment detected; it looks as though you've already said that.",

@@ -5,10 +5,23 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from moderation.classifier.features import PreparedRecord
-from moderation.normalize import normalize
+from moderation.pipeline.normalize import normalize
+
+
+class PreparedRecord(NamedTuple):
+    """A comment's fields as the classifier reads them, normalized once.
+
+    It lives in the pipeline, not the classifier, so that the classifier depends on the pipeline and
+    never the other way round.
+    """
+
+    folded: str
+    cleaned: str
+    name: str
+    email: str
+    url: str
 
 
 class Severity(StrEnum):

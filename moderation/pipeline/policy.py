@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from moderation.domain import Decision, Outcome, Reason, Severity, Signal, Thresholds
+from moderation.pipeline.domain import Decision, Outcome, Reason, Severity, Signal, Thresholds
 
 SCORE_REASONS = {
     "spam": Reason("spam", "Your comment looks like spam and was not published."),
