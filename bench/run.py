@@ -217,7 +217,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         gunicorn = [
-            str(BIN / "gunicorn"), "--config", "python:moderation.gunicorn_conf",
+            str(BIN / "gunicorn"), "--config", "python:moderation.ops.gunicorn_conf",
             "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
             "--chdir", str(ROOT / "bench"), "bare_app:create_app()",
         ]  # fmt: skip

@@ -11,13 +11,14 @@ from flask_limiter import Limiter
 from flask_smorest import abort
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from moderation import __version__, logs, metrics, web
+from moderation import __version__, web
 from moderation.api import akismet, blocklist, comments, coral, health, model, queue, webhooks
 from moderation.api.auth import client_address, rate_limit_key
 from moderation.api.errors import error_response, handle_http_exception, register
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
 from moderation.extensions import Moderation, api
+from moderation.ops import logs, metrics
 from moderation.review import ReviewQueue
 from moderation.service import ModerationService
 from moderation.store.database import make_engine

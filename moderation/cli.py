@@ -351,7 +351,7 @@ def serve(host: str, port: int, workers: int | None, no_migrate: bool) -> None:
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     args = [
         gunicorn,
-        "--config", "python:moderation.gunicorn_conf",
+        "--config", "python:moderation.ops.gunicorn_conf",
         "--bind", f"{host}:{port}",
         "--workers", str(workers),
         "moderation.app:create_app()",

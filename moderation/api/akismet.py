@@ -20,7 +20,7 @@ from moderation.akismet import (
 )
 from moderation.api.auth import presented_key
 from moderation.api.comments import CommentIn
-from moderation.metrics import record_decision
+from moderation.ops.metrics import record_decision
 from moderation.store.repository import Principal
 
 bp = Blueprint("akismet", __name__, url_prefix="/1.1")

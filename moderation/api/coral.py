@@ -21,7 +21,7 @@ from moderation.coral import (
     signature_valid,
     submission_fields,
 )
-from moderation.metrics import record_decision
+from moderation.ops.metrics import record_decision
 from moderation.service import ModerationService
 from moderation.store.repository import CommentRow, Principal
 from moderation.store.tables import Comment

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify
 
 from moderation.classifier.bundle import ModelError
-from moderation.metrics import metrics_response
+from moderation.ops.metrics import metrics_response
 
 blp = Blueprint("health", __name__)
 

@@ -1,0 +1,1 @@
+"""Running the service in production: gunicorn settings, JSON logs and Prometheus metrics."""
