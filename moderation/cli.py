@@ -112,7 +112,7 @@ def purge(days: int, keep_labels: bool) -> None:
 )
 def erase(email: str, include_blocklist: bool) -> None:
     """Remove one person's comments, reviews, webhook events and training labels, by email."""
-    from moderation.privacy import email_key, erase_email
+    from moderation.store.privacy import email_key, erase_email
 
     if not email_key(email):
         raise click.BadParameter("must not be empty", param_hint="--email")

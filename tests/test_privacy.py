@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 
 from moderation.app import create_app
 from moderation.cli import erase
-from moderation.privacy import erase_email
+from moderation.store.privacy import erase_email
 from moderation.store.repository import Store, purge, utcnow
 from moderation.store.tables import Comment, Label, OutboxEvent, Review, WebhookDelivery
 from tests.conftest import auth, comment
