@@ -19,8 +19,8 @@ from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
 from moderation.extensions import Moderation, api
 from moderation.ops import logs, metrics
-from moderation.review import ReviewQueue
-from moderation.service import ModerationService
+from moderation.services.review import ReviewQueue
+from moderation.services.submissions import ModerationService
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
 from moderation.webhooks import start_background_dispatcher

@@ -173,7 +173,7 @@ def train(data_paths, kind, from_db, no_corpus, out, seed, make_current) -> None
         click.echo(f"{len(examples)} labels from the database")
     if not datasets:
         raise click.ClickException("nothing to train on")
-    from moderation.service import thresholds_from
+    from moderation.services.submissions import thresholds_from
 
     path = run_training(
         datasets, model_dir, seed=seed, thresholds=thresholds_from(settings),
@@ -250,7 +250,7 @@ def evaluate(data_paths, kind, model_path, out) -> None:  # noqa: ANN001
     from moderation.classifier.datasets import DatasetError, load
     from moderation.classifier.evaluate import EvaluationError
     from moderation.classifier.evaluate import evaluate as run_evaluation
-    from moderation.service import thresholds_from
+    from moderation.services.submissions import thresholds_from
 
     settings = _settings()
     try:

@@ -10,7 +10,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any, Iterable, Mapping
 
-from moderation.service import ModerationService
+from moderation.services.submissions import ModerationService
 
 SIGNATURE_HEADER = "X-Coral-Signature"
 ACTIONS = ("NEW", "EDIT")

@@ -9,8 +9,8 @@ from flask_smorest import Api
 
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
-from moderation.review import ReviewQueue
-from moderation.service import ModerationService
+from moderation.services.review import ReviewQueue
+from moderation.services.submissions import ModerationService
 from moderation.store.repository import Store
 
 

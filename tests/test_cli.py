@@ -277,7 +277,7 @@ def test_running_service_switches_to_a_promoted_version_without_dropping_request
 def test_purge_deletes_old_comments_and_their_traces(runner, env, keep_labels):
     from datetime import timedelta
 
-    from moderation.review import ReviewQueue
+    from moderation.services.review import ReviewQueue
     from moderation.store.repository import Principal, utcnow
     from tests.test_store import make_comment
 

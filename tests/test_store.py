@@ -121,7 +121,7 @@ def test_training_labels_keep_latest_verdict_per_comment(store):
 
 
 def test_concurrent_reviews_one_wins_on_every_backend(store):
-    from moderation.review import ReviewError, ReviewQueue
+    from moderation.services.review import ReviewError, ReviewQueue
     from moderation.store.repository import Principal
 
     key, _ = store.create_key("client", "site")

@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from moderation.api.auth import current_principal, requires
 from moderation.api.fields import Trimmed
-from moderation.blocklist import KINDS, DuplicateEntry
+from moderation.services.blocklists import KINDS, DuplicateEntry
 
 blp = Blueprint("blocklist", __name__, url_prefix="/v1/blocklist", description="Block lists (admin)")
 

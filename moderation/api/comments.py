@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from moderation.api.auth import current_principal, requires
 from moderation.api.fields import Identifier, Trimmed
 from moderation.ops.metrics import record_decision
-from moderation.service import FEEDBACK_LABELS
+from moderation.services.submissions import FEEDBACK_LABELS
 from moderation.store.tables import Comment
 
 blp = Blueprint("comments", __name__, url_prefix="/v1/comments", description="Submit and follow comments")

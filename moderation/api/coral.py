@@ -22,7 +22,7 @@ from moderation.coral import (
     submission_fields,
 )
 from moderation.ops.metrics import record_decision
-from moderation.service import ModerationService
+from moderation.services.submissions import ModerationService
 from moderation.store.repository import CommentRow, Principal
 from moderation.store.tables import Comment
 

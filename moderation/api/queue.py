@@ -12,7 +12,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from moderation.api.auth import current_principal, requires
 from moderation.api.comments import CommentStateOut
 from moderation.api.fields import Identifier
-from moderation.review import ACTIONS, REVIEW_LABELS, QueueFilter, ReviewError, ReviewQueue
+from moderation.services.review import ACTIONS, REVIEW_LABELS, QueueFilter, ReviewError, ReviewQueue
 from moderation.store.tables import Comment
 
 blp = Blueprint("queue", __name__, url_prefix="/v1", description="Review queue (moderators)")

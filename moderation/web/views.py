@@ -22,7 +22,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from moderation.review import UNDO_SECONDS, QueueFilter, ReviewError, ReviewQueue
+from moderation.services.review import UNDO_SECONDS, QueueFilter, ReviewError, ReviewQueue
 from moderation.store.repository import utcnow
 from moderation.web.highlight import evidence_terms, highlight, links_in, openable
 from moderation.web.security import (

@@ -6,12 +6,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from moderation.blocklist import BlockLists
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
 from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
 from moderation.pipeline.domain import Submission, Thresholds
 from moderation.pipeline.policy import decide
+from moderation.services.blocklists import BlockLists
 from moderation.store.repository import (
     COMMENT_COLUMNS,
     CommentRow,

@@ -1,0 +1,1 @@
+"""Orchestration of pipeline, classifier and store: submissions, review, block lists (no Flask)."""
