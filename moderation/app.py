@@ -13,10 +13,10 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from moderation import __version__, web
 from moderation.api import akismet, blocklist, comments, coral, health, model, queue, webhooks
-from moderation.api.auth import client_address, rate_limit_key
-from moderation.api.errors import error_response, handle_http_exception, register
+from moderation.auth import client_address, rate_limit_key
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
+from moderation.errors import error_response, handle_http_exception, register
 from moderation.extensions import Moderation, api
 from moderation.ops import logs, metrics
 from moderation.services.review import ReviewQueue

@@ -15,7 +15,7 @@ from moderation.store.repository import Store
 
 
 class ErrorSchema(ma.Schema):
-    """The one error shape of moderation.api.errors.error_response, as documented in OpenAPI."""
+    """The one error shape of moderation.errors.error_response, as documented in OpenAPI."""
 
     code = ma.fields.Integer(metadata={"description": "HTTP status code"})
     status = ma.fields.String(metadata={"description": "HTTP status name"})

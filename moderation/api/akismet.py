@@ -18,8 +18,8 @@ from moderation.akismet import (
     record_feedback,
     submission_fields,
 )
-from moderation.api.auth import presented_key
 from moderation.api.comments import CommentIn
+from moderation.auth import presented_key
 from moderation.ops.metrics import record_decision
 from moderation.store.repository import Principal
 

@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from moderation.api.auth import current_principal, requires
 from moderation.api.fields import Trimmed
+from moderation.auth import current_principal, requires
 from moderation.services.blocklists import KINDS, DuplicateEntry
 
 blp = Blueprint("blocklist", __name__, url_prefix="/v1/blocklist", description="Block lists (admin)")

@@ -9,8 +9,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
-from moderation.api.auth import current_principal, requires
 from moderation.api.fields import Identifier, Trimmed
+from moderation.auth import current_principal, requires
 from moderation.ops.metrics import record_decision
 from moderation.services.submissions import FEEDBACK_LABELS
 from moderation.store.tables import Comment

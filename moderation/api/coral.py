@@ -9,8 +9,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
-from moderation.api.auth import presented_key
 from moderation.api.comments import CommentIn
+from moderation.auth import presented_key
 from moderation.coral import (
     ACTIONS,
     SIGNATURE_HEADER,

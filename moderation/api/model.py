@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from moderation.api.auth import requires
+from moderation.auth import requires
 
 blp = Blueprint("model", __name__, url_prefix="/v1/model", description="The classifier in use")
 

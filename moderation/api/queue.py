@@ -9,9 +9,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from moderation.api.auth import current_principal, requires
 from moderation.api.comments import CommentStateOut
 from moderation.api.fields import Identifier
+from moderation.auth import current_principal, requires
 from moderation.services.review import ACTIONS, REVIEW_LABELS, QueueFilter, ReviewError, ReviewQueue
 from moderation.store.tables import Comment
 

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from moderation.api.auth import requires
+from moderation.auth import requires
 from moderation.webhooks import Outbox, OutboxError
 
 blp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks", description="CMS webhook deliveries")
