@@ -12,12 +12,14 @@ from flask_smorest import abort
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from moderation import __version__, web
-from moderation.api import akismet, blocklist, comments, coral, health, model, queue, webhooks
+from moderation.api import blocklist, comments, health, model, queue, webhooks
 from moderation.auth import client_address, rate_limit_key
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
 from moderation.errors import error_response, handle_http_exception, register
 from moderation.extensions import Moderation, api
+from moderation.integrations.akismet import views as akismet
+from moderation.integrations.coral import views as coral
 from moderation.ops import logs, metrics
 from moderation.services.review import ReviewQueue
 from moderation.services.submissions import ModerationService

@@ -11,7 +11,13 @@ from urllib.parse import quote
 
 import pytest
 
-from moderation.coral import author_address, body_text, phase_result, presented_signatures, signature_valid
+from moderation.integrations.coral.protocol import (
+    author_address,
+    body_text,
+    phase_result,
+    presented_signatures,
+    signature_valid,
+)
 from tests.conftest import auth
 from tests.test_comments_api import SPAM, TOXIC
 

@@ -11,7 +11,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from moderation.api.comments import CommentIn
 from moderation.auth import presented_key
-from moderation.coral import (
+from moderation.integrations.coral.protocol import (
     ACTIONS,
     SIGNATURE_HEADER,
     configured_secrets,

@@ -7,7 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
-from moderation.akismet import (
+from moderation.api.comments import CommentIn
+from moderation.auth import presented_key
+from moderation.integrations.akismet.protocol import (
     FEEDBACK_THANKS,
     KEY_HELP,
     CheckAnswer,
@@ -18,8 +20,6 @@ from moderation.akismet import (
     record_feedback,
     submission_fields,
 )
-from moderation.api.comments import CommentIn
-from moderation.auth import presented_key
 from moderation.ops.metrics import record_decision
 from moderation.store.repository import Principal
 

@@ -1,0 +1,1 @@
+"""Other moderation services' protocols spoken by this one, each with a pure protocol module and its views."""
