@@ -12,7 +12,7 @@ from flask_smorest import abort
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from moderation import __version__, web
-from moderation.api import blocklist, comments, health, model, queue, webhooks
+from moderation.api import blocklist, comments, health, model, queue
 from moderation.auth import client_address, rate_limit_key
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
@@ -25,7 +25,8 @@ from moderation.services.review import ReviewQueue
 from moderation.services.submissions import ModerationService
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
-from moderation.webhooks import start_background_dispatcher
+from moderation.webhooks import views as webhooks
+from moderation.webhooks.background import start_background_dispatcher
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import click
 
 from moderation.classifier import bundle as bundles
 from moderation.config import ConfigError, Settings
-from moderation.webhooks_cli import webhooks
+from moderation.webhooks.cli import webhooks
 
 
 def _settings() -> Settings:

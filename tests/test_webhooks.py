@@ -15,7 +15,9 @@ from sqlalchemy import insert, select
 from moderation.store.database import make_engine, upgrade
 from moderation.store.repository import utcnow
 from moderation.store.tables import OutboxEvent, WebhookDelivery
-from moderation.webhooks import (
+from moderation.webhooks.background import start_background_dispatcher
+from moderation.webhooks.cli import webhooks
+from moderation.webhooks.dispatcher import (
     DELIVERY_HEADER,
     EVENT_HEADER,
     SIGNATURE_HEADER,
@@ -24,11 +26,8 @@ from moderation.webhooks import (
     Dispatcher,
     backoff,
     encode_body,
-    sign,
-    start_background_dispatcher,
-    verify,
 )
-from moderation.webhooks_cli import webhooks
+from moderation.webhooks.signing import sign, verify
 from tests.conftest import auth
 from tests.serving import free_port
 

@@ -44,7 +44,8 @@ def webhooks() -> None:
 )
 def run(once: bool, interval: float) -> None:
     """Deliver outbox events to MODERATION_WEBHOOK_URL, retrying failures with back-off."""
-    from moderation.webhooks import Dispatcher, Outbox
+    from moderation.store.outbox import Outbox
+    from moderation.webhooks.dispatcher import Dispatcher
 
     settings = _settings()
     if not settings.webhook_url:
@@ -79,7 +80,7 @@ def run(once: bool, interval: float) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 def deliveries(outbox_id: int | None, limit: int) -> None:
     """Show the latest delivery attempts, newest first."""
-    from moderation.webhooks import Outbox
+    from moderation.store.outbox import Outbox
 
     items = Outbox(_engine(_settings())).deliveries(outbox_id, None, limit)["items"]
     for item in items:

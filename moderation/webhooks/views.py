@@ -10,7 +10,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from moderation.auth import requires
-from moderation.webhooks import Outbox, OutboxError
+from moderation.store.outbox import Outbox, OutboxError
 
 blp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks", description="CMS webhook deliveries")
 

@@ -1,30 +1,25 @@
-"""CMS webhooks: signing, claiming and delivering outbox events, the delivery log, the background loop."""
+"""Delivering CMS webhooks: claiming due outbox events, posting them signed, recording each attempt."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import logging
-import os
 import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, exists, func, insert, select, update
+from sqlalchemy import Engine, exists, insert, select, update
 
 from moderation import __version__
 from moderation.store.repository import utcnow
 from moderation.store.tables import OutboxEvent, WebhookDelivery
-
-if TYPE_CHECKING:
-    from flask import Flask
+from moderation.webhooks.signing import sign
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +27,6 @@ TIMESTAMP_HEADER = "X-Moderation-Timestamp"
 SIGNATURE_HEADER = "X-Moderation-Signature"
 EVENT_HEADER = "X-Moderation-Event"
 DELIVERY_HEADER = "X-Moderation-Delivery"
-SIGNATURE_PREFIX = "sha256="
 USER_AGENT = f"moderation-webhooks/{__version__}"
 MAX_ERROR_CHARS = 500
 ROUND_LIMIT = 100
@@ -42,39 +36,9 @@ _OUTBOX = OutboxEvent.__table__
 _DELIVERIES = WebhookDelivery.__table__
 
 
-# --- signing ----------------------------------------------------------------------------------
-
-
 def encode_body(payload: dict[str, Any]) -> bytes:
     """Serialize a payload the way it is sent: compact JSON, sorted keys, UTF-8."""
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """Return the signature header value for body sent at timestamp (unix seconds)."""
-    message = f"{timestamp}.".encode() + body
-    return SIGNATURE_PREFIX + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-
-
-def verify(
-    secret: str,
-    timestamp: str | int,
-    body: bytes | str,
-    signature: str,
-    tolerance_seconds: float = 300,
-    now: float | None = None,
-) -> bool:
-    """Check a delivery's signature over its raw body, rejecting timestamps outside the tolerance."""
-    try:
-        sent_at = int(timestamp)
-    except (TypeError, ValueError):
-        return False
-    current = time.time() if now is None else now
-    if abs(current - sent_at) > tolerance_seconds:
-        return False
-    raw = body.encode("utf-8") if isinstance(body, str) else body
-    expected = sign(secret, sent_at, raw)
-    return hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace"))
 
 
 def signed_headers(secret: str, event: str, delivery_id: int, body: bytes, timestamp: int) -> dict[str, str]:
@@ -92,9 +56,6 @@ def signed_headers(secret: str, event: str, delivery_id: int, body: bytes, times
 def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     """Seconds to wait after the attempts-th failed attempt: base, 2 base, 4 base … at most cap."""
     return min(cap, base * 2 ** min(max(attempts - 1, 0), 62))
-
-
-# --- delivery ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -312,204 +273,3 @@ class Dispatcher:
             if not busy:
                 wake.wait(interval)
                 wake.clear()
-
-
-# --- running inside the service ---------------------------------------------------------------
-
-
-class BackgroundDispatcher:
-    """One delivery thread per process, started lazily so forked gunicorn workers each get their own."""
-
-    def __init__(self, dispatcher: Dispatcher, interval: float = 1.0) -> None:
-        self.dispatcher = dispatcher
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-
-    def ensure_started(self) -> None:
-        """Start the thread if this process has none yet (cheap after the first call)."""
-        pid = os.getpid()
-        if self._pid == pid:
-            return
-        with self._lock:
-            if self._pid == pid:
-                return
-            # After a fork the parent's thread does not exist here: start afresh.
-            self._stop = threading.Event()
-            self._wake = threading.Event()
-            self._thread = threading.Thread(
-                target=self.dispatcher.run,
-                args=(self._stop, self.interval, self._wake),
-                name="webhook-dispatcher",
-                daemon=True,
-            )
-            self._thread.start()
-            self._pid = pid
-            log.info("webhook dispatcher started", extra={"pid": pid})
-
-    def wake(self) -> None:
-        """Start a round now instead of at the end of the interval."""
-        self._wake.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread after its current delivery and wait for it."""
-        with self._lock:
-            self._stop.set()
-            self._wake.set()
-            if self._thread is not None and self._pid == os.getpid():
-                self._thread.join(timeout)
-            self._thread = None
-            self._pid = None
-
-
-def start_background_dispatcher(app: Flask, interval: float = 1.0) -> BackgroundDispatcher | None:
-    """Deliver webhooks from inside the service when a URL and secret are configured.
-
-    The thread starts on each process's first request, not here: with gunicorn's preload the app is
-    built in the master, and threads do not survive the fork into the workers.
-    """
-    if "webhooks" in app.extensions:
-        return app.extensions["webhooks"]
-    moderation = app.extensions["moderation"]
-    settings = moderation.settings
-    if not settings.webhook_url:
-        log.info("no webhook URL configured: status changes stay in the outbox")
-        return None
-    if not settings.webhook_secret:
-        log.warning("a webhook URL but no secret is configured: deliveries are held until one is set")
-        return None
-    from moderation.config import ConfigError
-
-    try:
-        dispatcher = Dispatcher(moderation.store.engine, settings.webhook_url, settings.webhook_secret)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-    background = BackgroundDispatcher(dispatcher, interval)
-    app.extensions["webhooks"] = background
-    app.before_request(background.ensure_started)
-    return background
-
-
-# --- reading the outbox (admin API, CLI) ------------------------------------------------------
-
-
-class OutboxError(Exception):
-    """An outbox request that cannot be applied; `status` is the HTTP status that says why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _event_dict(row: Any) -> dict[str, Any]:
-    delivered = row.delivered_at is not None
-    return {
-        "id": row.id,
-        "comment_id": row.comment_id,
-        "event": row.event,
-        "payload": row.payload,
-        "state": "delivered" if delivered else "pending",
-        "attempts": row.attempts,
-        "created_at": row.created_at,
-        "next_attempt_at": None if delivered else row.next_attempt_at,
-        "delivered_at": row.delivered_at,
-        "last_error": row.last_error,
-    }
-
-
-class Outbox:
-    """What admins see of the outbox: pending and delivered events, the delivery log, retries."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def summary(self, now: datetime | None = None) -> dict[str, Any]:
-        """Count pending events (all, due now, failing) and give the oldest one's age."""
-        o = _OUTBOX.c
-        now = now or utcnow()
-        pending = o.delivered_at.is_(None)
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                select(
-                    func.count().label("pending"),
-                    func.count().filter(o.next_attempt_at <= now).label("due"),
-                    func.count().filter(o.attempts > 0).label("failing"),
-                    func.min(o.created_at).label("oldest"),
-                ).where(pending)
-            ).one()
-        return {
-            "pending": row.pending,
-            "due": row.due,
-            "failing": row.failing,
-            "oldest_pending_at": row.oldest,
-        }
-
-    def events(self, state: str = "all", before: int | None = None, limit: int = 50) -> dict[str, Any]:
-        """Events newest first, optionally only pending or delivered ones, before an id cursor."""
-        o = _OUTBOX.c
-        conditions = []
-        if state == "pending":
-            conditions.append(o.delivered_at.is_(None))
-        elif state == "delivered":
-            conditions.append(o.delivered_at.is_not(None))
-        rows, cursor = self._newest_first(_OUTBOX, conditions, before, limit)
-        return {"items": [_event_dict(r) for r in rows], "next_cursor": cursor}
-
-    def get(self, event_id: int) -> dict[str, Any] | None:
-        """One event, or None."""
-        with self.engine.connect() as connection:
-            row = connection.execute(select(_OUTBOX).where(_OUTBOX.c.id == event_id)).first()
-        return _event_dict(row) if row is not None else None
-
-    def deliveries(
-        self, outbox_id: int | None = None, before: int | None = None, limit: int = 50
-    ) -> dict[str, Any]:
-        """The delivery log newest first, optionally for one event, before an id cursor."""
-        d = _DELIVERIES.c
-        conditions = []
-        if outbox_id is not None:
-            conditions.append(d.outbox_id == outbox_id)
-        rows, cursor = self._newest_first(_DELIVERIES, conditions, before, limit)
-        items = [
-            {**r._asdict(), "ok": r.status_code is not None and 200 <= r.status_code < 300} for r in rows
-        ]
-        return {"items": items, "next_cursor": cursor}
-
-    def _newest_first(
-        self, table: Any, conditions: list[Any], before: int | None, limit: int
-    ) -> tuple[list[Any], int | None]:
-        """One page of rows by descending id, and the cursor for the next page (None at the end)."""
-        if before is not None:
-            conditions = [*conditions, table.c.id < before]
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(table).where(*conditions).order_by(table.c.id.desc()).limit(limit + 1)
-            ).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, rows[-1].id if more else None
-
-    def retry(self, event_id: int, now: datetime | None = None) -> dict[str, Any]:
-        """Make a pending event due now; 404 if there is none, 409 if it was already delivered."""
-        o = _OUTBOX.c
-        now = now or utcnow()
-        with self.engine.begin() as connection:
-            changed = connection.execute(
-                update(OutboxEvent)
-                .where(o.id == event_id, o.delivered_at.is_(None))
-                .values(next_attempt_at=now)
-            ).rowcount
-        event = self.get(event_id)
-        if event is None:
-            raise OutboxError(404, f"No outbox event {event_id}.")
-        if changed != 1:
-            raise OutboxError(409, "This event has already been delivered.")
-        return event
