@@ -1,4 +1,4 @@
-"""The `moderation` command: serve, train, evaluate, score, promote, keys, db, purge, erase."""
+"""The `moderation` command: one click group and one shared context; each layer's commands load on use."""
 
 from __future__ import annotations
 
@@ -6,323 +6,93 @@ import os
 import shutil
 import sys
 import tempfile
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from moderation.classifier import bundle as bundles
 from moderation.config import ConfigError, Settings
-from moderation.webhooks.cli import webhooks
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
-def _settings() -> Settings:
-    try:
-        return Settings.load()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _store():
-    from moderation.store.database import make_engine
+    from moderation.pipeline.domain import Thresholds
     from moderation.store.repository import Store
 
-    return Store(make_engine(_settings().resolved_database_url))
+# Each layer keeps its commands beside it; they are imported only when listed or run, and none of
+# these modules imports scikit-learn at load, so `moderation --help` stays quick.
+LAYER_COMMANDS = {
+    "db": "moderation.store.cli:db",
+    "keys": "moderation.store.cli:keys",
+    "purge": "moderation.store.cli:purge",
+    "erase": "moderation.store.cli:erase",
+    "train": "moderation.classifier.cli:train",
+    "promote": "moderation.classifier.cli:promote",
+    "evaluate": "moderation.classifier.cli:evaluate",
+    "score": "moderation.classifier.cli:score",
+    "webhooks": "moderation.webhooks.cli:webhooks",
+}
 
 
-@click.group()
+class CliContext:
+    """What every command shares: the settings, loaded once when a command first needs them."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.load()
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._settings
+
+    def engine(self) -> Engine:
+        from moderation.store.database import make_engine
+
+        return make_engine(self.settings.resolved_database_url)
+
+    def store(self) -> Store:
+        from moderation.store.repository import Store
+
+        return Store(self.engine())
+
+    def thresholds(self) -> Thresholds:
+        from moderation.services.submissions import thresholds_from
+
+        return thresholds_from(self.settings)
+
+
+# ensure=True: a command invoked on its own (as tests do) gets a fresh context instead of None.
+pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+
+class LayeredGroup(click.Group):
+    """A click group whose commands live in their layers' modules and are imported on first use."""
+
+    def __init__(self, *args: Any, layer_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.layer_commands = layer_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.layer_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.layer_commands and cmd_name not in self.commands:
+            module, _, name = self.layer_commands[cmd_name].partition(":")
+            self.add_command(getattr(import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LayeredGroup, layer_commands=LAYER_COMMANDS)
 @click.version_option(package_name="moderation")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Self-hosted comment moderation."""
-
-
-# --- database ---------------------------------------------------------------------------------
-
-
-@main.group()
-def db() -> None:
-    """Database schema."""
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Create or migrate the database to the latest schema."""
-    from moderation.store.database import upgrade
-
-    url = _settings().resolved_database_url
-    upgrade(url)
-    click.echo("database is up to date")
-
-
-# --- keys -------------------------------------------------------------------------------------
-
-
-@main.group()
-def keys() -> None:
-    """API keys."""
-
-
-@keys.command("create")
-@click.option("--role", type=click.Choice(["client", "moderator", "admin"]), required=True)
-@click.option("--name", required=True, help="Who the key is for, e.g. the site's name.")
-def keys_create(role: str, name: str) -> None:
-    """Create a key and print it once, as the last line."""
-    key, secret = _store().create_key(role, name)
-    click.echo(f"created {role} key {key.prefix} for {name!r}; store it now, it is not shown again:")
-    click.echo(secret)
-
-
-@keys.command("revoke")
-@click.argument("prefix")
-def keys_revoke(prefix: str) -> None:
-    """Revoke the key with this prefix (the part after mk_)."""
-    prefix = prefix.split("_")[1] if prefix.startswith("mk_") else prefix
-    if not _store().revoke_key(prefix):
-        raise click.ClickException(f"no active key with prefix {prefix}")
-    click.echo(f"revoked {prefix}")
-
-
-@keys.command("list")
-def keys_list() -> None:
-    """List keys (never their secrets)."""
-    for key in _store().list_keys():
-        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        click.echo(f"{key.prefix}\t{key.role}\t{state}\t{key.name}")
-
-
-@main.command()
-@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, help="Retention in days.")
-@click.option("--keep-labels", is_flag=True, help="Keep training labels of purged comments, anonymized.")
-def purge(days: int, keep_labels: bool) -> None:
-    """Delete comments, reviews, labels and webhook events older than the retention period."""
-    from datetime import timedelta
-
-    from moderation.store.repository import purge as run_purge
-    from moderation.store.repository import utcnow
-
-    counts = run_purge(_store(), utcnow() - timedelta(days=days), keep_labels=keep_labels)
-    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
-
-
-@main.command()
-@click.option("--email", required=True, help="The commenter's email address (case does not matter).")
-@click.option(
-    "--include-blocklist",
-    is_flag=True,
-    help="Also delete blocked_author entries naming this address (kept by default: they stop an abuser).",
-)
-def erase(email: str, include_blocklist: bool) -> None:
-    """Remove one person's comments, reviews, webhook events and training labels, by email."""
-    from moderation.store.privacy import email_key, erase_email
-
-    if not email_key(email):
-        raise click.BadParameter("must not be empty", param_hint="--email")
-    counts = erase_email(_store(), email, include_blocklist=include_blocklist)
-    click.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
-
-
-# --- model ------------------------------------------------------------------------------------
-
-
-@main.command()
-@click.option(
-    "--data",
-    "data_paths",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Extra labelled data: JSONL, CSV (text,label), Jigsaw CSV, YouTube spam CSV, SMS spam TSV.",
-)
-@click.option(
-    "--kind",
-    type=click.Choice(["spam", "toxic"]),
-    default=None,
-    help="For files with 0/1 labels: which head they label (else guessed from the file name).",
-)
-@click.option("--from-db", is_flag=True, help="Add moderator and CMS labels from the database.")
-@click.option("--no-corpus", is_flag=True, help="Train without the seed corpus.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Model folder (default: MODERATION_MODEL_DIR).",
-)
-@click.option("--seed", type=int, default=13, show_default=True)
-@click.option("--make-current", is_flag=True, help="Make the new version current even if one is.")
-def train(data_paths, kind, from_db, no_corpus, out, seed, make_current) -> None:  # noqa: ANN001
-    """Train a new model version on the seed corpus plus any extra data."""
-    from moderation.classifier.datasets import Dataset, DatasetError, Example, load, load_corpus
-    from moderation.classifier.train import train as run_training
-
-    settings = _settings()
-    model_dir = Path(out or settings.model_dir)
-    datasets = []
-    try:
-        if not no_corpus:
-            datasets += load_corpus(Path(settings.model_dir) / "corpus")
-        datasets += [load(p, kind) for p in data_paths]
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
-    if from_db:
-        rows = list(_store().training_labels())
-        label_of = {"toxic": "toxic", "spam": "spam", "ham": "ham"}
-        examples = [
-            Example(r["text"], label_of[r["label"]], name=r["name"], source=r["source"])
-            for r in rows
-            if r["label"] in label_of
-        ]
-        datasets.append(Dataset("database:labels", "labels", examples))
-        click.echo(f"{len(examples)} labels from the database")
-    if not datasets:
-        raise click.ClickException("nothing to train on")
-    from moderation.services.submissions import thresholds_from
-
-    path = run_training(
-        datasets, model_dir, seed=seed, thresholds=thresholds_from(settings),
-        make_current=True if make_current else None, log=click.echo,
-    )  # fmt: skip
-    click.echo(f"wrote {path}")
-
-
-@main.command()
-@click.argument("version")
-@click.option("--force", is_flag=True, help="Promote even if it scores worse than the current model.")
-@click.option(
-    "--data",
-    "data_paths",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Labelled data neither model trained on, to compare them like for like.",
-)
-@click.option("--kind", type=click.Choice(["spam", "toxic"]), default=None)
-def promote(version: str, force: bool, data_paths: tuple[str, ...], kind: str | None) -> None:
-    """Make VERSION the current model; the running service switches within seconds."""
-    model_dir = Path(_settings().model_dir)
-    try:
-        candidate = bundles.ModelBundle.load(bundles.versions_dir(model_dir) / version)
-    except bundles.ModelError as exc:
-        raise click.ClickException(f"cannot promote {version}: {exc}") from None
-    current = bundles.current_version(model_dir)
-    if current and current != version and not force:
-        from moderation.classifier.datasets import DatasetError, load
-        from moderation.classifier.promotion import compare
-
-        try:
-            examples = [ex for p in data_paths for ex in load(p, kind).examples]
-        except DatasetError as exc:
-            raise click.ClickException(str(exc)) from None
-        verdict = compare(model_dir, candidate, current, examples)
-        click.echo(verdict.summary)
-        if not verdict.better_or_equal:
-            raise click.ClickException(f"{version} is worse than {current}; use --force to promote anyway")
-    bundles.set_current_version(model_dir, candidate.version)
-    click.echo(f"{candidate.version} is now current")
-
-
-@main.command()
-@click.option(
-    "--data",
-    "data_paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Labelled data the model did not train on.",
-)
-@click.option(
-    "--kind",
-    type=click.Choice(["spam", "toxic"]),
-    default=None,
-    help="For files with 0/1 labels: which head they label (else guessed from the file name).",
-)
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="A model version folder (default: the current model).",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Where to write report.md, metrics.json and plots (default: evaluations/ in the version).",
-)
-def evaluate(data_paths, kind, model_path, out) -> None:  # noqa: ANN001
-    """Measure a model on labelled data: AUCs, thresholds, calibration, plots."""
-    from moderation.classifier.datasets import DatasetError, load
-    from moderation.classifier.evaluate import EvaluationError
-    from moderation.classifier.evaluate import evaluate as run_evaluation
-    from moderation.services.submissions import thresholds_from
-
-    settings = _settings()
-    try:
-        bundle = (
-            bundles.ModelBundle.load(Path(model_path))
-            if model_path
-            else bundles.ModelBundle.load_current(Path(settings.model_dir))
-        )
-        datasets = [load(p, kind) for p in data_paths]
-    except (bundles.ModelError, DatasetError) as exc:
-        raise click.ClickException(str(exc)) from None
-    target = Path(out) if out else bundle.path / "evaluations" / Path(data_paths[0]).stem
-    try:
-        result = run_evaluation(bundle, datasets, thresholds_from(settings), target)
-    except EvaluationError as exc:
-        raise click.ClickException(str(exc)) from None
-    for head, m in result.metrics["heads"].items():
-        hold, reject = m["at_hold"], m["at_reject"]
-        click.echo(
-            f"{head}: ROC-AUC {m['roc_auc']} PR-AUC {m['pr_auc']} | hold@{hold['threshold']} "
-            f"P {hold['precision']} R {hold['recall']} | reject@{reject['threshold']} "
-            f"P {reject['precision']} R {reject['recall']}"
-        )
-    click.echo(f"report: {target / 'report.md'}")
-
-
-@main.command()
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
-def score(input_path: str, output_path: str, text_column: str, batch_size: int) -> None:
-    """Add spam and toxicity probability columns to a CSV, streaming it in bounded memory."""
-    import csv
-
-    csv.field_size_limit(10 * 1024 * 1024)
-    try:
-        bundle = bundles.ModelBundle.load_current(Path(_settings().model_dir))
-    except bundles.ModelError as exc:
-        raise click.ClickException(str(exc)) from None
-    size = os.path.getsize(input_path)
-    rows_done = 0
-    with (
-        open(input_path, encoding="utf-8-sig", newline="") as src,
-        open(output_path, "w", encoding="utf-8", newline="") as dst,
-        click.progressbar(length=size, label="scoring", file=sys.stderr) as progress,
-    ):
-        reader = csv.DictReader(src)
-        if not reader.fieldnames or text_column not in reader.fieldnames:
-            raise click.ClickException(f"{input_path} has no {text_column!r} column: {reader.fieldnames}")
-        writer = csv.DictWriter(dst, fieldnames=[*reader.fieldnames, "spam", "toxicity"])
-        writer.writeheader()
-
-        def flush(batch: list[dict[str, str]]) -> None:
-            scores = bundle.score_many([row[text_column] or "" for row in batch])
-            for i, row in enumerate(batch):
-                row["spam"] = f"{scores['spam'][i]:.6f}"
-                row["toxicity"] = f"{scores['toxicity'][i]:.6f}"
-            writer.writerows(batch)
-            progress.update(sum(len(v or "") + 1 for row in batch for v in row.values()))
-
-        batch: list[dict[str, str]] = []
-        for row in reader:
-            batch.append(row)
-            if len(batch) >= batch_size:
-                flush(batch)
-                rows_done += len(batch)
-                batch = []
-        if batch:
-            flush(batch)
-            rows_done += len(batch)
-    click.echo(f"scored {rows_done} rows into {output_path}")
+    ctx.ensure_object(CliContext)
 
 
 # --- serving ----------------------------------------------------------------------------------
@@ -333,9 +103,12 @@ def score(input_path: str, output_path: str, text_column: str, batch_size: int) 
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="Default: 2 x cores + 1, at most 8.")
 @click.option("--no-migrate", is_flag=True, help="Skip `db upgrade` before starting.")
-def serve(host: str, port: int, workers: int | None, no_migrate: bool) -> None:
+@pass_cli
+def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate: bool) -> None:
     """Run the service under gunicorn with production settings."""
-    settings = _settings()
+    from moderation.classifier import bundle as bundles
+
+    settings = cli.settings
     if not no_migrate:
         from moderation.store.database import upgrade
 
@@ -358,9 +131,6 @@ def serve(host: str, port: int, workers: int | None, no_migrate: bool) -> None:
     ]  # fmt: skip
     click.echo(f"serving on {host}:{port} with {workers} workers")
     os.execvpe(args[0], args, env)
-
-
-main.add_command(webhooks)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +25,29 @@ from tests.serving import (
 )
 
 SMALL_CORPUS = Path(__file__).parent / "fixtures" / "small_corpus"
+
+
+# `moderation --help` as the console script runs it, reporting which heavy libraries it loaded.
+HELP_PROBE = """
+import json, sys
+from moderation.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "scipy", "numpy", "flask", "sqlalchemy"})
+print(json.dumps(heavy), file=sys.stderr)
+"""
+
+
+def test_help_lists_every_layer_command_without_importing_scikit_learn():
+    result = subprocess.run([sys.executable, "-c", HELP_PROBE], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == {
+        "db", "erase", "evaluate", "keys", "promote", "purge", "score", "serve", "train", "webhooks",
+    }  # fmt: skip
+    assert json.loads(result.stderr.strip().splitlines()[-1]) == []
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from moderation.app import create_app
-from moderation.cli import erase
+from moderation.store.cli import erase
 from moderation.store.privacy import erase_email
 from moderation.store.repository import Store, purge, utcnow
 from moderation.store.tables import Comment, Label, OutboxEvent, Review, WebhookDelivery

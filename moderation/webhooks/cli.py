@@ -9,23 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from moderation.config import ConfigError, Settings
+from moderation.cli import pass_cli
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.load()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _engine(settings: Settings) -> Engine:
-    from moderation.store.database import make_engine
-
-    return make_engine(settings.resolved_database_url)
+    from moderation.cli import CliContext
 
 
 @click.group()
@@ -42,16 +29,17 @@ def webhooks() -> None:
     show_default=True,
     help="Seconds between rounds.",
 )
-def run(once: bool, interval: float) -> None:
+@pass_cli
+def run(cli: CliContext, once: bool, interval: float) -> None:
     """Deliver outbox events to MODERATION_WEBHOOK_URL, retrying failures with back-off."""
     from moderation.store.outbox import Outbox
     from moderation.webhooks.dispatcher import Dispatcher
 
-    settings = _settings()
+    settings = cli.settings
     if not settings.webhook_url:
         raise click.ClickException("MODERATION_WEBHOOK_URL is not set: events stay in the outbox")
     try:
-        dispatcher = Dispatcher(_engine(settings), settings.webhook_url, settings.webhook_secret)
+        dispatcher = Dispatcher(cli.engine(), settings.webhook_url, settings.webhook_secret)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     if once:
@@ -78,11 +66,12 @@ def run(once: bool, interval: float) -> None:
 @webhooks.command("deliveries")
 @click.option("--outbox-id", type=int, default=None, help="Only attempts for this outbox event.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-def deliveries(outbox_id: int | None, limit: int) -> None:
+@pass_cli
+def deliveries(cli: CliContext, outbox_id: int | None, limit: int) -> None:
     """Show the latest delivery attempts, newest first."""
     from moderation.store.outbox import Outbox
 
-    items = Outbox(_engine(_settings())).deliveries(outbox_id, None, limit)["items"]
+    items = Outbox(cli.engine()).deliveries(outbox_id, None, limit)["items"]
     for item in items:
         status = item["status_code"] if item["status_code"] is not None else "-"
         outcome = "ok" if item["ok"] else item["error"] or f"HTTP {status}"

@@ -1,0 +1,228 @@
+"""The classifier's commands: `moderation train`, `evaluate`, `score` and `promote`.
+
+scikit-learn is imported inside each command, so listing the commands stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from moderation.cli import pass_cli
+
+if TYPE_CHECKING:
+    from moderation.cli import CliContext
+
+
+@click.command()
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Extra labelled data: JSONL, CSV (text,label), Jigsaw CSV, YouTube spam CSV, SMS spam TSV.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["spam", "toxic"]),
+    default=None,
+    help="For files with 0/1 labels: which head they label (else guessed from the file name).",
+)
+@click.option("--from-db", is_flag=True, help="Add moderator and CMS labels from the database.")
+@click.option("--no-corpus", is_flag=True, help="Train without the seed corpus.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Model folder (default: MODERATION_MODEL_DIR).",
+)
+@click.option("--seed", type=int, default=13, show_default=True)
+@click.option("--make-current", is_flag=True, help="Make the new version current even if one is.")
+@pass_cli
+def train(cli: CliContext, data_paths, kind, from_db, no_corpus, out, seed, make_current) -> None:  # noqa: ANN001
+    """Train a new model version on the seed corpus plus any extra data."""
+    from moderation.classifier.datasets import Dataset, DatasetError, Example, load, load_corpus
+    from moderation.classifier.train import train as run_training
+
+    settings = cli.settings
+    model_dir = Path(out or settings.model_dir)
+    datasets = []
+    try:
+        if not no_corpus:
+            datasets += load_corpus(Path(settings.model_dir) / "corpus")
+        datasets += [load(p, kind) for p in data_paths]
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    if from_db:
+        rows = list(cli.store().training_labels())
+        label_of = {"toxic": "toxic", "spam": "spam", "ham": "ham"}
+        examples = [
+            Example(r["text"], label_of[r["label"]], name=r["name"], source=r["source"])
+            for r in rows
+            if r["label"] in label_of
+        ]
+        datasets.append(Dataset("database:labels", "labels", examples))
+        click.echo(f"{len(examples)} labels from the database")
+    if not datasets:
+        raise click.ClickException("nothing to train on")
+    path = run_training(
+        datasets, model_dir, seed=seed, thresholds=cli.thresholds(),
+        make_current=True if make_current else None, log=click.echo,
+    )  # fmt: skip
+    click.echo(f"wrote {path}")
+
+
+@click.command()
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Promote even if it scores worse than the current model.")
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labelled data neither model trained on, to compare them like for like.",
+)
+@click.option("--kind", type=click.Choice(["spam", "toxic"]), default=None)
+@pass_cli
+def promote(
+    cli: CliContext, version: str, force: bool, data_paths: tuple[str, ...], kind: str | None
+) -> None:
+    """Make VERSION the current model; the running service switches within seconds."""
+    from moderation.classifier import bundle as bundles
+
+    model_dir = Path(cli.settings.model_dir)
+    try:
+        candidate = bundles.ModelBundle.load(bundles.versions_dir(model_dir) / version)
+    except bundles.ModelError as exc:
+        raise click.ClickException(f"cannot promote {version}: {exc}") from None
+    current = bundles.current_version(model_dir)
+    if current and current != version and not force:
+        from moderation.classifier.datasets import DatasetError, load
+        from moderation.classifier.promotion import compare
+
+        try:
+            examples = [ex for p in data_paths for ex in load(p, kind).examples]
+        except DatasetError as exc:
+            raise click.ClickException(str(exc)) from None
+        verdict = compare(model_dir, candidate, current, examples)
+        click.echo(verdict.summary)
+        if not verdict.better_or_equal:
+            raise click.ClickException(f"{version} is worse than {current}; use --force to promote anyway")
+    bundles.set_current_version(model_dir, candidate.version)
+    click.echo(f"{candidate.version} is now current")
+
+
+@click.command()
+@click.option(
+    "--data",
+    "data_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labelled data the model did not train on.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["spam", "toxic"]),
+    default=None,
+    help="For files with 0/1 labels: which head they label (else guessed from the file name).",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="A model version folder (default: the current model).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write report.md, metrics.json and plots (default: evaluations/ in the version).",
+)
+@pass_cli
+def evaluate(cli: CliContext, data_paths, kind, model_path, out) -> None:  # noqa: ANN001
+    """Measure a model on labelled data: AUCs, thresholds, calibration, plots."""
+    from moderation.classifier import bundle as bundles
+    from moderation.classifier.datasets import DatasetError, load
+    from moderation.classifier.evaluate import EvaluationError
+    from moderation.classifier.evaluate import evaluate as run_evaluation
+
+    settings = cli.settings
+    try:
+        bundle = (
+            bundles.ModelBundle.load(Path(model_path))
+            if model_path
+            else bundles.ModelBundle.load_current(Path(settings.model_dir))
+        )
+        datasets = [load(p, kind) for p in data_paths]
+    except (bundles.ModelError, DatasetError) as exc:
+        raise click.ClickException(str(exc)) from None
+    target = Path(out) if out else bundle.path / "evaluations" / Path(data_paths[0]).stem
+    try:
+        result = run_evaluation(bundle, datasets, cli.thresholds(), target)
+    except EvaluationError as exc:
+        raise click.ClickException(str(exc)) from None
+    for head, m in result.metrics["heads"].items():
+        hold, reject = m["at_hold"], m["at_reject"]
+        click.echo(
+            f"{head}: ROC-AUC {m['roc_auc']} PR-AUC {m['pr_auc']} | hold@{hold['threshold']} "
+            f"P {hold['precision']} R {hold['recall']} | reject@{reject['threshold']} "
+            f"P {reject['precision']} R {reject['recall']}"
+        )
+    click.echo(f"report: {target / 'report.md'}")
+
+
+@click.command()
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+@pass_cli
+def score(cli: CliContext, input_path: str, output_path: str, text_column: str, batch_size: int) -> None:
+    """Add spam and toxicity probability columns to a CSV, streaming it in bounded memory."""
+    import csv
+
+    from moderation.classifier import bundle as bundles
+
+    csv.field_size_limit(10 * 1024 * 1024)
+    try:
+        bundle = bundles.ModelBundle.load_current(Path(cli.settings.model_dir))
+    except bundles.ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    size = os.path.getsize(input_path)
+    rows_done = 0
+    with (
+        open(input_path, encoding="utf-8-sig", newline="") as src,
+        open(output_path, "w", encoding="utf-8", newline="") as dst,
+        click.progressbar(length=size, label="scoring", file=sys.stderr) as progress,
+    ):
+        reader = csv.DictReader(src)
+        if not reader.fieldnames or text_column not in reader.fieldnames:
+            raise click.ClickException(f"{input_path} has no {text_column!r} column: {reader.fieldnames}")
+        writer = csv.DictWriter(dst, fieldnames=[*reader.fieldnames, "spam", "toxicity"])
+        writer.writeheader()
+
+        def flush(batch: list[dict[str, str]]) -> None:
+            scores = bundle.score_many([row[text_column] or "" for row in batch])
+            for i, row in enumerate(batch):
+                row["spam"] = f"{scores['spam'][i]:.6f}"
+                row["toxicity"] = f"{scores['toxicity'][i]:.6f}"
+            writer.writerows(batch)
+            progress.update(sum(len(v or "") + 1 for row in batch for v in row.values()))
+
+        batch: list[dict[str, str]] = []
+        for row in reader:
+            batch.append(row)
+            if len(batch) >= batch_size:
+                flush(batch)
+                rows_done += len(batch)
+                batch = []
+        if batch:
+            flush(batch)
+            rows_done += len(batch)
+    click.echo(f"scored {rows_done} rows into {output_path}")
