@@ -1,0 +1,136 @@
+"""The package's layering: which folders may import which, read from the source with ast."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "moderation"
+# The composition roots wire every layer together, so they may import anything.
+ROOTS = {"app", "cli", "__main__", "extensions"}
+
+
+def _is_module(dotted: str) -> bool:
+    path = PACKAGE.parent.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module the file imports, at the top or inside a function (lazy imports are dependencies too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import"
+            for alias in node.names:
+                # `from moderation.webhooks import views` imports a module; `from x import name` its parent.
+                child = f"{node.module}.{alias.name}"
+                found.add(child if _is_module(child) else node.module)
+    return found
+
+
+IMPORTS = {
+    _module_name(path): _imports(path)
+    for path in sorted(PACKAGE.rglob("*.py"))
+    if "migrations" not in path.relative_to(PACKAGE).parts
+}
+
+
+def layer_of(module: str) -> str:
+    """moderation.store.cli -> store, moderation.errors -> errors, moderation -> moderation."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def ours(module: str) -> bool:
+    return module == "moderation" or module.startswith("moderation.")
+
+
+def modules_in(layer: str) -> dict[str, set[str]]:
+    found = {m: deps for m, deps in IMPORTS.items() if ours(m) and layer_of(m) == layer}
+    assert found, f"no modules in {layer}"
+    return found
+
+
+def crossings(layer: str, forbidden: set[str]) -> list[tuple[str, str]]:
+    """(importer, imported) pairs where a module of layer imports one of the forbidden layers or libraries."""
+    return sorted(
+        (module, dep)
+        for module, deps in modules_in(layer).items()
+        for dep in deps
+        if (layer_of(dep) if ours(dep) else dep.split(".")[0]) in forbidden
+    )
+
+
+def test_the_scan_sees_the_known_layers_and_their_imports():
+    # Guards the test itself: a scanner that found nothing would let every rule below pass.
+    layers = {layer_of(m) for m in IMPORTS}
+    assert {"pipeline", "classifier", "store", "services", "api", "integrations", "webhooks"} <= layers
+    assert "moderation.pipeline.normalize" in IMPORTS["moderation.pipeline.domain"]
+    assert "moderation.pipeline.domain" in IMPORTS["moderation.classifier.features"]
+
+
+def test_the_pipeline_imports_only_the_pipeline_and_the_standard_library():
+    for module, deps in modules_in("pipeline").items():
+        foreign = {d for d in deps if ours(d) and layer_of(d) != "pipeline"}
+        libraries = {d for d in deps if not ours(d) and d.split(".")[0] not in sys.stdlib_module_names}
+        assert not foreign and not libraries, (module, foreign, libraries)
+
+
+OUR_LAYERS = {
+    "pipeline", "classifier", "store", "services", "api", "integrations", "webhooks", "web", "ops",
+    "auth", "errors", "app", "extensions",
+}  # fmt: skip
+
+FORBIDDEN = {
+    # The classifier depends on the pipeline, never on serving or storage.
+    "classifier": OUR_LAYERS - {"pipeline", "classifier"} | {"flask", "sqlalchemy", "werkzeug"},
+    "store": OUR_LAYERS - {"pipeline", "store"} | {"flask", "werkzeug", "sklearn"},
+    "services": {"api", "integrations", "webhooks", "web", "ops", "auth", "errors", "app", "extensions"}
+    | {"flask", "flask_smorest", "flask_limiter", "werkzeug", "marshmallow"},
+    "api": {"integrations", "webhooks", "web", "app", "extensions", "sqlalchemy"},
+    "web": {"api", "integrations", "webhooks", "classifier", "app", "extensions", "sqlalchemy"},
+    "webhooks": {"api", "integrations", "web", "services", "classifier", "pipeline", "app", "extensions"},
+    "ops": {"api", "integrations", "webhooks", "web", "services", "classifier", "app", "extensions"},
+    "integrations": {"webhooks", "web", "app", "extensions"},
+}
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_only_in_its_allowed_directions(layer):
+    assert crossings(layer, FORBIDDEN[layer]) == []
+
+
+def test_the_api_touches_the_store_only_through_table_classes_in_two_known_views():
+    # Debt to pay in phase 2 of issue 12 (the store returns the one Comment type): until then only
+    # these two views name a table class, and no view opens a connection or builds a query itself.
+    store_imports = sorted(
+        (m, d) for m, deps in modules_in("api").items() for d in deps if ours(d) and layer_of(d) == "store"
+    )
+    assert store_imports == [
+        ("moderation.api.comments", "moderation.store.tables"),
+        ("moderation.api.queue", "moderation.store.tables"),
+    ]
+
+
+def test_webhook_signing_is_standalone():
+    # A receiver may copy signing.py as it is: it needs nothing of ours and nothing beyond the stdlib.
+    deps = IMPORTS["moderation.webhooks.signing"]
+    assert {d for d in deps if ours(d) or d.split(".")[0] not in sys.stdlib_module_names} == set()
+
+
+def test_no_two_layers_import_each_other():
+    edges = {
+        (layer_of(m), layer_of(d))
+        for m, deps in IMPORTS.items()
+        for d in deps
+        if ours(d) and layer_of(m) not in ROOTS and layer_of(d) not in ROOTS and layer_of(m) != layer_of(d)
+    }
+    assert sorted((a, b) for a, b in edges if (b, a) in edges) == []
