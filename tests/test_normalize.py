@@ -128,3 +128,7 @@ def test_fold_never_turns_letters_of_scripts_that_do_not_imitate_latin_into_lati
     folded = fold(clean(text))
     assert not any(ch.isascii() and ch.isalpha() for ch in folded)
     assert len(folded) == len(_strip_marks(clean(text)))
+
+
+def test_a_word_spelled_out_keeps_the_word_before_it():
+    assert fold("i h.a.t.e them") == "i hate them"

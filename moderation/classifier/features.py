@@ -13,7 +13,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from moderation.classifier.lexicon import GROUP_PATTERN, NEGATION_CUES, lexicon_counts
+from moderation.classifier.lexicon import (
+    COUNTER_PATTERN,
+    GROUP_PATTERN,
+    HOSTILE_PATTERN,
+    NEGATION_CUES,
+    PATTERNS,
+    lexicon_counts,
+)
 from moderation.pipeline.domain import PreparedRecord
 from moderation.pipeline.normalize import normalize
 
@@ -47,6 +54,7 @@ class Prepare(BaseEstimator, TransformerMixin):
         return [r if isinstance(r, PreparedRecord) else prepare(r) for r in records]
 
 
+GROUP_PLACEHOLDER = "xgroupx"  # what the model reads in place of any identity group's name
 _URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)([^\s/<>\"':?#]*)", re.IGNORECASE)
 _OBFUSCATED_URL = re.compile(
     r"\w\s*(?:\(|\[)?\s*(?:dot|\.)\s*(?:\)|\])?\s*(?:com|net|org|info|xyz|top|ru|io|co|online|site|biz)\b"
@@ -67,7 +75,8 @@ STRUCTURAL_NAMES = (
     "log_length", "log_words", "links", "domains", "obfuscated_links", "money", "phone",
     "email_in_text", "upper_ratio", "exclaim_ratio", "digit_ratio", "symbol_ratio",
     "non_ascii_ratio", "repeats", "lexicon_obscene", "lexicon_insult", "lexicon_identity",
-    "lexicon_threat", "second_person",
+    "lexicon_threat", "second_person", "group_hostile", "group_hostile_negated", "group_hostile_quoted",
+    "group_hostile_adjacent", "counter_speech", "abuse_aimed",
 )  # fmt: skip
 _SECOND_PERSON = re.compile(r"(?<!\w)(?:you|your|youre|ur|u|yourself|ya)(?!\w)")
 
@@ -97,7 +106,72 @@ def structural_row(record: PreparedRecord) -> list[float]:
         min(len(_REPEAT.findall(text)), 3) / 3,
         *(min(count, 3) / 3 for count in lexicon_counts(record.folded).values()),
         min(len(_SECOND_PERSON.findall(record.folded)), 3) / 3,
+        *(min(count, 3) / 3 for count in group_targeting(record.folded)),
+        min(len(COUNTER_PATTERN.findall(record.folded)), 3) / 3,
+        min(abuse_aimed(record.folded), 3) / 3,
     ]
+
+
+_SENTENCE = re.compile(r"[.!?;\n]+")
+_QUOTED = re.compile(r"[\"“”«»]([^\"“”«»]{1,300})[\"“”«»]|(?<!\w)'([^']{4,300})'(?!\w)")
+_HOSTILE_WINDOW = 40  # characters between a group's name and what is said of it
+
+
+# Words that may stand between a group's name and what is said of it: "hate all those X",
+# "X are all vermin", "kill every X".
+_JOINERS = (
+    r"(?:(?:are|is|was|were|be|been|being|all|the|those|these|them|they|every|each|any|some|more|"
+    r"of|should|must|would|will|to|just|so|such|bloody|fucking|damn|filthy|people|lot)\s+){0,3}"
+)
+
+
+def group_targeting(folded: str) -> tuple[int, int, int, int]:
+    """Count hostile words said of a named group: plain, under a negation, and inside quotation marks.
+
+    "refugees are vermin" counts as hostile; "refugees are not vermin" and "I would never say
+    refugees are vermin" as negated; "someone wrote 'refugees are vermin'" as quoted. The model
+    learns what each is worth; a hostile word far from any group's name counts nowhere here.
+    """
+    text = _model_text(folded, True, False)
+    if GROUP_PLACEHOLDER not in text:
+        return 0, 0, 0, 0
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    plain = negated = inside_quotes = 0
+    start = 0
+    for boundary in [*(m.start() for m in _SENTENCE.finditer(text)), len(text)]:
+        sentence_start, start = start, boundary + 1
+        sentence = text[sentence_start:boundary]
+        groups = [m.start() for m in re.finditer(GROUP_PLACEHOLDER, sentence)]
+        if not groups:
+            continue
+        for hostile in HOSTILE_PATTERN.finditer(sentence):
+            if not any(abs(hostile.start() - g) <= _HOSTILE_WINDOW for g in groups):
+                continue
+            where = sentence_start + hostile.start()
+            if any(a <= where < b for a, b in quoted):
+                inside_quotes += 1
+            elif _NEGATION.search(sentence, 0, hostile.start()):
+                negated += 1
+            else:
+                plain += 1
+    adjacent = len(_ADJACENT.findall(text)) if plain else 0
+    return plain, negated, inside_quotes, adjacent
+
+
+_ADJACENT = re.compile(
+    rf"(?:{HOSTILE_PATTERN.pattern})\s+{_JOINERS}{GROUP_PLACEHOLDER}"
+    rf"|{GROUP_PLACEHOLDER}\s+{_JOINERS}(?:{HOSTILE_PATTERN.pattern})"
+)
+_AIMED = re.compile(
+    rf"(?<!\w)(?:you|your|ur|u|ya|youre|{GROUP_PLACEHOLDER})\s+(?:\w+\s+){{0,2}}"
+    rf"(?:{PATTERNS['obscene'].pattern}|{PATTERNS['insult'].pattern})"
+    rf"|(?:{PATTERNS['obscene'].pattern})\s+(?:you|your|ur|u|ya|{GROUP_PLACEHOLDER})(?!\w)"
+)
+
+
+def abuse_aimed(folded: str) -> int:
+    """Count swearing and insults aimed at the reader or a group ("you fucking idiot", "fuck you")."""
+    return len(_AIMED.findall(_model_text(folded, True, False)))
 
 
 class Structural(BaseEstimator, TransformerMixin):
@@ -116,7 +190,6 @@ class Structural(BaseEstimator, TransformerMixin):
         return np.array([f"structure:{n}" for n in STRUCTURAL_NAMES], dtype=object)
 
 
-GROUP_PLACEHOLDER = "xgroupx"
 _NEGATION = re.compile(r"(?<!\w)(?:" + "|".join(NEGATION_CUES) + r")(?!\w)|n't(?!\w)")
 _CLAUSE_END = re.compile(r"[.,;:!?()\"]|(?<!\w)(?:but|and|because|while|although|though)(?!\w)")
 _SCOPE_WORDS = 4
@@ -132,18 +205,19 @@ class ModelText:
     ``never neg_say neg_they ...``), so negated hate and negated praise get columns of their own.
     """
 
-    def __init__(self, mask_groups: bool = True, negation: bool = False) -> None:
+    def __init__(self, mask_groups: bool = True, negation: bool = False, group_context: bool = False) -> None:
         self.mask_groups = mask_groups
         self.negation = negation
+        self.group_context = group_context
 
     def __call__(self, record: PreparedRecord) -> str:
-        return _model_text(record.folded, self.mask_groups, self.negation)
+        return _model_text(record.folded, self.mask_groups, self.negation, self.group_context)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ModelText) and vars(self) == vars(other)
 
     def __hash__(self) -> int:
-        return hash((self.mask_groups, self.negation))
+        return hash((self.mask_groups, self.negation, self.group_context))
 
 
 def mark_negation(text: str) -> str:
@@ -170,14 +244,46 @@ def mark_negation(text: str) -> str:
     return "".join(out)
 
 
+_GROUP_WORDS = re.compile(r"[^\W\d_]+")
+# Words that join a group to what is said of it and say nothing themselves.
+_LINKS = frozenset(
+    "are is was were be been being all the a an of these those they them their just so very and or to at "
+    "in on for with that who which it its by from as".split()
+)
+_CONTEXT_AFTER = 3
+_CONTEXT_BEFORE = 2
+
+
+def group_context(text: str) -> str:
+    """Tokens pairing each group placeholder with the content words around it.
+
+    "we should deport xgroupx, they are vermin" gains ``grp_deport`` and ``grp_vermin``: what is said
+    of a group gets columns of its own, apart from the same words said of anything else.
+    """
+    words = _GROUP_WORDS.findall(text)
+    tokens = []
+    for i, word in enumerate(words):
+        if word != GROUP_PLACEHOLDER:
+            continue
+        after = [w for w in words[i + 1 : i + 8] if w not in _LINKS and w != GROUP_PLACEHOLDER][:_CONTEXT_AFTER]
+        before = [w for w in words[max(0, i - 5) : i] if w not in _LINKS and w != GROUP_PLACEHOLDER]
+        tokens += [f"grp_{w}" for w in after + before[-_CONTEXT_BEFORE:]]
+    return " ".join(tokens)
+
+
 @lru_cache(maxsize=256)
-def _model_text(folded: str, mask_groups: bool, negation: bool) -> str:
+def _model_text(folded: str, mask_groups: bool, negation: bool, context: bool = False) -> str:
     # Cached: the word and the character vectorizer both ask for the same record's text in turn.
     text = GROUP_PATTERN.sub(GROUP_PLACEHOLDER, folded) if mask_groups else folded
-    return mark_negation(text) if negation else text
+    extra = group_context(text) if context and mask_groups else ""
+    if negation:
+        text = mark_negation(text)
+    return f"{text} {extra}" if extra else text
 
 
-def build_features(seed: int = 0, mask_groups: bool = True, negation: bool = False) -> Pipeline:
+def build_features(
+    seed: int = 0, mask_groups: bool = True, negation: bool = False, group_context: bool = False
+) -> Pipeline:
     """Return the unfitted feature pipeline shared by every head."""
     return Pipeline(
         [
@@ -189,7 +295,7 @@ def build_features(seed: int = 0, mask_groups: bool = True, negation: bool = Fal
                         (
                             "word",
                             TfidfVectorizer(
-                                preprocessor=ModelText(mask_groups, negation),
+                                preprocessor=ModelText(mask_groups, negation, group_context),
                                 lowercase=False,
                                 token_pattern=r"(?u)\b\w+\b",
                                 ngram_range=(1, 2),

@@ -92,6 +92,36 @@ NEGATION_CUES = (
 )  # fmt: skip
 
 
+# What hate says of a group: contempt, demeaning attributes, dehumanising names, removal and harm.
+# Matched only near a group's name (see features.group_targeting); on their own they are ordinary words.
+HOSTILE = (
+    "hate", "hated", "hates", "hating", "despise*", "loathe*", "detest*", "cant stand", "can't stand",
+    "sick of", "fed up with", "disgust*", "revolting", "repulsive", "contempt", "vile", "filthy", "dirty",
+    "lazy", "violent", "criminal*", "thieves", "thief", "rapist*", "terrorist*", "stupid*", "dumb",
+    "inferior", "worthless", "evil", "primitive", "backward", "savage*", "barbaric", "subhuman*",
+    "vermin", "rats", "cockroach*", "parasite*", "leech*", "animals", "beasts", "apes", "monkeys",
+    "pigs", "dogs", "insects", "maggots", "disease*", "cancer", "plague", "infestation", "infest*",
+    "filth", "scum", "trash", "garbage", "rubbish", "waste of space", "invaders", "invasion", "breed*",
+    "deport*", "expel*", "kick out", "kicked out", "get rid of", "send back", "sent back", "go back",
+    "round up", "rounded up", "banned", "exterminat*", "eradicat*", "wipe out", "wiped out", "gassed",
+    "gas", "hang", "hanged", "hung", "lynch*", "shoot", "shot", "kill*", "burn*", "purge*", "cleanse*",
+    "beat*", "locked up", "lock up", "die", "dead", "not human", "not people", "not welcome",
+    "don't belong", "dont belong", "do not belong", "never be", "ruin*", "destroy*", "menace", "threat",
+    "danger", "dangerous", "liars", "cheats", "greedy", "sick", "freaks", "perverts", "pervert*",
+    "groomers", "predators", "mentally ill", "abomination", "unnatural", "degenerate*", "useless",
+    "burden", "scroungers", "spongers", "sponging", "overrun", "taking over", "replace*",
+)  # fmt: skip
+# Words with which readers reject or report hate (counter-speech).
+COUNTER = (
+    "reported", "reporting", "report it", "racist*", "racism", "bigot*", "hate speech", "hateful",
+    "antisemit*", "islamophob*", "homophob*", "transphob*", "xenophob*", "misogyn*", "sexist", "sexism",
+    "ableis*", "dehumanis*", "dehumaniz*", "slur*", "shameful", "shame on", "disgrace*", "not ok",
+    "not okay", "no place", "unacceptable", "condemn*", "called us", "called me", "calling them",
+    "they called", "someone wrote", "someone said", "people say", "stereotype*", "prejudice*",
+    "discriminat*", "abuse aimed", "mods", "moderators", "please remove", "removed", "deleted",
+)  # fmt: skip
+
+
 def _word_pattern(entries: tuple[str, ...]) -> re.Pattern[str]:
     stems = [re.escape(e[:-1]) + r"\w*" for e in entries if e.endswith("*")]
     words = [re.escape(e) + "s?" for e in entries if not e.endswith("*")]
@@ -116,6 +146,17 @@ def _group_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
 
 
 GROUP_PATTERN = _group_pattern(GROUP_TERMS)
+
+def _entries_pattern(entries: tuple[str, ...]) -> re.Pattern[str]:
+    # Stems (``*``) and phrases together, whole words only.
+    stems = [re.escape(e[:-1]) + r"\w*" for e in entries if e.endswith("*")]
+    words = [re.escape(e) for e in entries if not e.endswith("*")]
+    alternatives = "|".join(sorted(stems + words, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
+
+
+HOSTILE_PATTERN = _entries_pattern(HOSTILE)
+COUNTER_PATTERN = _entries_pattern(COUNTER)
 
 PATTERNS = {
     "obscene": _word_pattern(OBSCENE),

@@ -47,6 +47,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "augment": 0.25,
     "mask_groups": True,
     "negation": False,
+    "group_context": False,
 }
 
 
@@ -82,7 +83,7 @@ class Fitted:
 def fit(examples: list[Example], params: dict[str, Any], seed: int) -> Fitted:
     """Fit the shared features once and one calibrated linear head per score."""
     examples = _with_augmentations(examples, params["augment"], seed)
-    features = build_features(seed, params["mask_groups"], params["negation"])
+    features = build_features(seed, params["mask_groups"], params["negation"], params["group_context"])
     prepared = [prepare(ex.record()) for ex in examples]
     matrix = features.fit_transform(prepared)
     heads: dict[str, Pipeline] = {}

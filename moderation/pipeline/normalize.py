@@ -49,10 +49,10 @@ _ASCII_CONTROLS = dict.fromkeys([*range(0x20), 0x7F], " ")
 _WHITESPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[\w@$!|€+]+")
 _LETTER = re.compile(r"[^\W\d_]")
-# Three or more single letters (or leet digits) separated by one space, dot, dash, underscore,
-# slash, star, tilde or bullet: "f u c k", "s.p.a.m", "i-d-i-0-t", "c_a_s_i_n_o".
-_SEPARATED = re.compile(r"(?<![^\W_])(?:[^\W_][ .\-_*/~·•]){2,}[^\W_](?![^\W_])")
-_SEPARATOR = re.compile(r"[ .\-_*/~·•]")
+# Three or more single letters (or leet digits) separated by one and the same space, dot, dash,
+# underscore, slash, star, tilde or bullet: "f u c k", "s.p.a.m", "i-d-i-0-t", "c_a_s_i_n_o"
+# (the same separator throughout, so "I h.a.t.e" keeps its "I").
+_SEPARATED = re.compile(r"(?<![^\W_])[^\W_]([ .\-_*/~·•])(?:[^\W_]\1)+[^\W_](?![^\W_])")
 # A separator between two letters inside a word ("ca/sino", "cas-ino"): dropped for term matching.
 _INNER_SEPARATOR = re.compile(r"(?<=[^\W\d_])[\-_/.*~·•](?=[^\W\d_])")
 _REPEATS = re.compile(r"(.)\1{2,}")
@@ -130,7 +130,7 @@ def _join_separated(match: re.Match[str]) -> str:
     run = match.group(0)
     if sum(map(str.isalpha, run)) < 2:
         return run  # "1-2-3", "a 1 2": numbers, not a word
-    return _SEPARATOR.sub("", run).translate(_LEET)
+    return run.replace(match.group(1), "").translate(_LEET)
 
 
 def fold(cleaned: str) -> str:

@@ -1,0 +1,71 @@
+"""What the classifier reads: group names masked, negation scoped, what is said of a group counted."""
+
+import pytest
+
+from moderation.classifier.features import (
+    GROUP_PLACEHOLDER,
+    _model_text,
+    abuse_aimed,
+    group_context,
+    group_targeting,
+    mark_negation,
+)
+from moderation.pipeline.normalize import normalize
+
+
+def folded(text: str) -> str:
+    return normalize(text)[1]
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Muslims are lovely neighbours", "Christians are lovely neighbours"),
+        ("My dentist is a gay Russian", "My dentist is a straight American"),
+        ("Are Hindu students off on Friday?", "Are Jewish students off on Friday?"),
+        ("trans women's football", "disabled women's football"),
+    ],
+)
+def test_every_group_name_reads_as_the_same_placeholder(one, other):
+    assert _model_text(folded(one), True, False) == _model_text(folded(other), True, False)
+    assert GROUP_PLACEHOLDER in _model_text(folded(one), True, False)
+
+
+def test_masking_can_be_turned_off_and_leaves_ordinary_words_alone():
+    assert _model_text("muslims are lovely", False, False) == "muslims are lovely"
+    assert _model_text("the frigate programme is late", True, False) == "the frigate programme is late"
+    # A prefix is not a name: "manifesto" is not "man", "oldham" is not "old".
+    assert GROUP_PLACEHOLDER not in _model_text("the manifesto was drafted in oldham", True, False)
+
+
+def test_negation_marks_the_words_after_the_cue_up_to_the_clause_end():
+    assert mark_negation("they are not vermin, they are people") == "they are not neg_vermin, they are people"
+    assert mark_negation("i don't hate anyone but him") == "i don't neg_hate neg_anyone but him"
+    assert mark_negation("never say that again") == "never neg_say neg_that neg_again"
+
+
+def test_group_context_pairs_the_placeholder_with_the_words_said_of_it():
+    assert group_context(f"{GROUP_PLACEHOLDER} are all vermin") == "grp_vermin"
+    assert group_context("nothing about anyone here") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Refugees are vermin and should be deported", (2, 0, 0, 1)),
+        ("I would never say Jews are greedy", (0, 1, 0, 0)),
+        ('Someone wrote "refugees are vermin" under this. Reported.', (0, 0, 1, 0)),
+        ("The weather is vile today and the trains are filthy", (0, 0, 0, 0)),
+        ("My Polish neighbours are wonderful", (0, 0, 0, 0)),
+    ],
+)
+def test_group_targeting_counts_hostile_words_said_of_a_group(text, expected):
+    assert group_targeting(folded(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "aimed"),
+    [("fuck you", 1), ("you absolute idiot", 1), ("holy shit what a goal", 0), ("this bloody weather", 0)],
+)
+def test_abuse_aimed_counts_swearing_and_insults_at_someone(text, aimed):
+    assert abuse_aimed(folded(text)) == aimed
