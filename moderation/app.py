@@ -95,6 +95,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         for name in ("comments", "model", "queue", "blocklist", "webhooks", "akismet", "coral"):
             ip_limit(app.blueprints[name])
     limiter.exempt(app.blueprints["health"])
+
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse): the
+    # limiter adds Retry-After to every limited response, but it means "wait" only on a refusal.
+    @app.after_request
+    def retry_after_only_when_refused(response: Response) -> Response:
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter.init_app(app)
     metrics.init_app(app)
 
