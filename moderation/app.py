@@ -12,7 +12,7 @@ from flask_smorest import abort
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from moderation import __version__, web
-from moderation.api import blocklist, comments, health, model, queue
+from moderation.api import blocklist, comments, health, model, queue, unmanaged_paths
 from moderation.auth import client_address, rate_limit_key
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.bp)
     app.register_blueprint(akismet.bp)
     app.register_blueprint(coral.bp)
+    unmanaged_paths.document(api.spec, app)
     # Our handler replaces flask-smorest's so every error has the same shape.
     app.register_error_handler(HTTPException, handle_http_exception)
     register(app)
