@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -74,3 +75,12 @@ def test_public_dict_hides_secrets():
 
 def test_public_dict_hides_the_coral_secret_too():
     assert Settings.load({"coral_secret": "c0ral"}, environ={}).public_dict()["coral_secret"] == "***"
+
+
+def test_the_readme_configuration_table_names_every_setting():
+    readme = (PACKAGE_DIR.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for setting in dataclasses.fields(Settings):
+        name = setting.name.upper()
+        # A row's second variable may be abbreviated: `MODERATION_SPAM_HOLD` / `_SPAM_REJECT`.
+        assert f"`MODERATION_{name}`" in table or f"`_{name}`" in table, name
