@@ -827,12 +827,13 @@ def render_suite(result: SuiteResult | Mapping[str, Any], level: int = 2, heatma
                 "",
                 f"**{name}**",
                 "",
-                "| expected | outcome | toxicity | spam | identity | text |",
-                "|---|---|---|---|---|---|",
+                "| expected | outcome | toxicity | spam | identity | sender domain | text |",
+                "|---|---|---|---|---|---|---|",
             ]
             lines += [
                 f"| {r['expected']} | {r['outcome']} | {r['toxicity']:.3f} | {r['spam']:.3f} | "
-                f"{r['identity'] or '-'} | {escape_markdown(r['text'])} |"
+                f"{r['identity'] or '-'} | {escape_markdown(r['email'].rpartition('@')[2])} | "
+                f"{escape_markdown(r['text'])} |"
                 for r in rows
             ]
     return "\n".join(lines) + "\n"
