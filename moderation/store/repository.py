@@ -162,6 +162,26 @@ class Store:
                 )
             )
 
+    def seen_under_another_key(
+        self, key_id: int, email_key: str, client_comment_id: str, since: datetime
+    ) -> bool:
+        """Tell whether another client key stored this author's comment with this id since `since`.
+
+        By author first, so the (email_key, created_at) index finds the few candidate rows.
+        """
+        with self.sessions() as session:
+            found = session.scalar(
+                select(Comment.id)
+                .where(
+                    Comment.email_key == email_key,
+                    Comment.created_at >= since,
+                    Comment.client_comment_id == client_comment_id,
+                    Comment.client_key_id != key_id,
+                )
+                .limit(1)
+            )
+        return found is not None
+
     def author_history(
         self, email: str, ip: str | None, fingerprint: str, now: datetime, duplicate_seconds: int
     ) -> AuthorHistory:
