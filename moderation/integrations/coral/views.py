@@ -10,7 +10,7 @@ from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from moderation.api.comments import CommentIn
-from moderation.auth import presented_key
+from moderation.auth import authenticate, presented_key
 from moderation.integrations.coral.protocol import (
     ACTIONS,
     MARKUP_ALLOWANCE,
@@ -157,7 +157,7 @@ def _client() -> Principal:
     key = presented_key() or request.args.get("key", "").strip()
     if not key:
         abort(401, message="Missing API key: add ?key=<client key> to the phase URL configured in Coral.")
-    principal = current_app.extensions["moderation"].store.authenticate(key)
+    principal = authenticate(key)
     if principal is None:
         abort(401, message="Unknown or revoked API key.")
     if not principal.has("client"):
