@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from moderation.pipeline.domain import AuthorHistory
+from moderation.store.database import checkpoint
 from moderation.store.tables import ApiKey, Comment, Label, UTCDateTime
 
 ROLES = ("client", "moderator", "admin")
@@ -329,4 +330,5 @@ def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict
             delete(OutboxEvent).where(outbox.created_at < older_than)
         ).rowcount
         counts["comments"] = connection.execute(delete(Comment).where(c.created_at < older_than)).rowcount
+    checkpoint(store.engine)
     return counts
