@@ -242,8 +242,13 @@ class ReviewQueue:
         principal: Principal,
         now: datetime,
     ) -> None:
+        # The number of review actions on the comment so far, this one included: it only grows (reviews
+        # go only with their comment), so a receiver can drop any event older than one it applied.
+        r = Review.__table__.c
+        sequence = connection.execute(select(func.count()).where(r.comment_id == comment_id)).scalar_one()
         payload = {
             "event": STATUS_EVENT,
+            "sequence": sequence,
             "comment_id": comment_id,
             "client_comment_id": client_comment_id,
             "status": status,
