@@ -218,3 +218,25 @@ def test_the_documented_per_worker_limit(tmp_path, model_dir, shared):
         assert allowed == 5
     else:
         assert 5 <= allowed <= 2 * 5
+
+
+def test_gunicorns_error_log_drops_query_strings_from_messages_and_tracebacks(capsys):
+    """The review found `Error handling request /integrations/coral/phase?key=…` in gunicorn's error log."""
+    from gunicorn.config import Config
+
+    from moderation.ops.gunicorn_worker import JsonLogger
+
+    cfg = Config()
+    cfg.set("errorlog", "-")
+    logger = JsonLogger(cfg)
+    key = "mk_0123456789ab_secretpart"
+    logger.error("Error handling request %s %s", "POST", f"/integrations/coral/phase?key={key}")
+    try:
+        raise ValueError(f"bad request line 'GET /v1/queue?api_key={key} HTTP/1.1'")
+    except ValueError:
+        logger.exception("Error handling request %s", f"/integrations/coral/phase?key={key}&x=1")
+    logged = capsys.readouterr()
+    output = logged.out + logged.err
+    assert "Error handling request POST /integrations/coral/phase?…" in output
+    assert "ValueError" in output and "/v1/queue?…" in output
+    assert key not in output and "secretpart" not in output
