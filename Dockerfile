@@ -20,6 +20,9 @@ COPY model/suites ./model/suites
 # Build the default model from our corpus (a derived artifact, reproducible from corpus + code + seed).
 RUN moderation train && mkdir -p /app/instance && chown -R moderation:moderation /app
 
+# The SQLite database (and anything else the instance writes) lives here: mount a volume to keep it.
+VOLUME ["/app/instance"]
+
 USER moderation
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \

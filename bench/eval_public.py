@@ -1,7 +1,7 @@
 """Measure the current model on labelled public data sets (never trained on): ROC-AUC per file.
 
 Usage: python bench/eval_public.py FILE:HEAD [FILE:HEAD ...]
-  e.g. ../shared/eval/dev/sms_spam.csv:spam ../shared/eval/dev/jigsaw_toxic.csv:toxicity
+  e.g. held_out/sms_spam.csv:spam held_out/jigsaw_toxic.csv:toxicity
 Each FILE is a CSV with `text` and a 0/1 `label`.
 """
 

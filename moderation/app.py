@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderation import __version__, web
-from moderation.api import blocklist, comments, health, model, queue
+from moderation.api import blocklist, comments, health, model, queue, unmanaged_paths
 from moderation.auth import client_address, failed_authentication, rate_limit_key
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
@@ -124,6 +124,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.bp)
     app.register_blueprint(akismet.bp)
     app.register_blueprint(coral.bp)
+    unmanaged_paths.document(api.spec, app)
     # Our handler replaces flask-smorest's so every error has the same shape.
     app.register_error_handler(HTTPException, handle_http_exception)
     register(app)
@@ -156,6 +157,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             failure_limit(app.blueprints[name])
         failure_limit(app.blueprints["web"])
     limiter.exempt(app.blueprints["health"])
+
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse): the
+    # limiter adds Retry-After to every limited response, but it means "wait" only on a refusal.
+    @app.after_request
+    def retry_after_only_when_refused(response: Response) -> Response:
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
+
     limiter.init_app(app)
     metrics.init_app(app)
 

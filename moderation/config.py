@@ -11,7 +11,20 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def data_root(package_dir: Path = PACKAGE_DIR) -> Path:
+    """Where `model/` and `instance/` live by default: the checkout the package runs from, if it runs
+    from one (make run, an editable install), else the working directory.
+
+    An installed package sits in site-packages, a place for code that may not be writable and is not
+    where anyone looks for a database or a model.
+    """
+    checkout = package_dir.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "model").is_dir():
+        return checkout
+    return Path.cwd()
 
 
 def _split_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -43,8 +56,8 @@ class Settings:
 
     database_url: str = ""
     redis_url: str = ""
-    model_dir: str = str(PROJECT_ROOT / "model")
-    instance_dir: str = str(PROJECT_ROOT / "instance")
+    model_dir: str = dataclasses.field(default_factory=lambda: str(data_root() / "model"))
+    instance_dir: str = dataclasses.field(default_factory=lambda: str(data_root() / "instance"))
     blocked_terms: tuple[str, ...] = ()
     watched_terms: tuple[str, ...] = ()
     blocked_authors: tuple[str, ...] = ()

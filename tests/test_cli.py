@@ -68,6 +68,27 @@ def test_db_upgrade_then_keys_create_prints_key_last(runner, env):
     assert principal is not None and principal.role == "client" and principal.name == "Example News"
 
 
+def test_keys_create_on_a_new_database_migrates_it_first(runner, env):
+    result = runner.invoke(main, ["keys", "create", "--role", "admin", "--name", "first"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "migrated" in result.stderr
+    key = result.stdout.strip().splitlines()[-1]
+    principal = Store(make_engine(env["url"])).authenticate(key)
+    assert principal is not None and principal.role == "admin"
+    # The schema is the migrated one: the next command finds it and does not migrate again.
+    listing = runner.invoke(main, ["keys", "list"])
+    assert listing.exit_code == 0 and "migrated" not in listing.stderr and "first" in listing.stdout
+
+
+def test_keys_create_against_an_unreachable_database_is_one_line(runner, env, tmp_path, monkeypatch):
+    # A folder is never a SQLite database.
+    monkeypatch.setenv("MODERATION_DATABASE_URL", f"sqlite:///{tmp_path}")
+    result = runner.invoke(main, ["keys", "create", "--role", "client", "--name", "x"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: cannot use the database") and len(result.stderr.splitlines()) == 1
+
+
 def test_keys_list_and_revoke(runner, env):
     runner.invoke(main, ["db", "upgrade"])
     key = runner.invoke(main, ["keys", "create", "--role", "moderator", "--name", "desk"]).output.split()[-1]

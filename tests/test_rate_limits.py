@@ -11,8 +11,11 @@ def test_rate_limit_answers_429_with_retry_after(app_config):
     app = create_app(app_config)
     key = app.extensions["moderation"].store.create_key("client", "c")[1]
     client = app.test_client()
-    statuses = [client.get("/v1/model", headers=auth(key)).status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    answers = [client.get("/v1/model", headers=auth(key)) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    # Retry-After tells a client to wait: only the refusal carries it, beside the budget headers.
+    assert [answer.headers.get("Retry-After") is not None for answer in answers] == [False] * 3 + [True]
+    assert answers[0].headers["X-RateLimit-Remaining"] == "2"
     limited = client.get("/v1/model", headers=auth(key))
     assert limited.status_code == 429
     assert limited.json["error"] == "rate_limited"
@@ -21,6 +24,16 @@ def test_rate_limit_answers_429_with_retry_after(app_config):
     other = app.extensions["moderation"].store.create_key("client", "d")[1]
     assert client.get("/v1/model", headers=auth(other)).status_code == 200
     assert all(client.get("/healthz").status_code == 200 for _ in range(5))
+
+
+def test_a_stored_comment_carries_the_budget_but_no_retry_after(app_config):
+    app_config["rate_limit"] = "5/minute"
+    app = create_app(app_config)
+    key = app.extensions["moderation"].store.create_key("client", "c")[1]
+    created = app.test_client().post("/v1/comments", json=comment(), headers=auth(key))
+    assert created.status_code == 201
+    assert created.headers["X-RateLimit-Limit"] == "5"
+    assert "Retry-After" not in created.headers
 
 
 def test_rate_limit_off_disables_limits(app_config):

@@ -10,6 +10,7 @@ from moderation.cli import pass_cli
 
 if TYPE_CHECKING:
     from moderation.cli import CliContext
+    from moderation.store.repository import Store
 
 
 @click.group()
@@ -31,6 +32,29 @@ def db_upgrade(cli: CliContext) -> None:
 # --- keys -------------------------------------------------------------------------------------
 
 
+def _key_store(cli: CliContext) -> Store:
+    """The store for the key commands, migrating a database that has no tables yet.
+
+    Creating the first key is often the first thing done on a fresh install, before `serve` has
+    migrated anything; an unreachable database is one line, not a traceback.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from moderation.store.database import upgrade
+
+    url = cli.settings.resolved_database_url
+    try:
+        store = cli.store()
+        if not inspect(store.engine).has_table("api_keys"):
+            upgrade(url)
+            click.echo("the database had no tables: migrated it (moderation db upgrade)", err=True)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise click.ClickException(f"cannot use the database ({type(exc).__name__}: {reason})") from None
+    return store
+
+
 @click.group()
 def keys() -> None:
     """API keys."""
@@ -42,7 +66,7 @@ def keys() -> None:
 @pass_cli
 def keys_create(cli: CliContext, role: str, name: str) -> None:
     """Create a key and print it once, as the last line."""
-    key, secret = cli.store().create_key(role, name)
+    key, secret = _key_store(cli).create_key(role, name)
     click.echo(f"created {role} key {key.prefix} for {name!r}; store it now, it is not shown again:")
     click.echo(secret)
 
@@ -53,7 +77,7 @@ def keys_create(cli: CliContext, role: str, name: str) -> None:
 def keys_revoke(cli: CliContext, prefix: str) -> None:
     """Revoke the key with this prefix (the part after mk_)."""
     prefix = prefix.split("_")[1] if prefix.startswith("mk_") else prefix
-    if not cli.store().revoke_key(prefix):
+    if not _key_store(cli).revoke_key(prefix):
         raise click.ClickException(f"no active key with prefix {prefix}")
     click.echo(f"revoked {prefix}")
 
@@ -62,7 +86,7 @@ def keys_revoke(cli: CliContext, prefix: str) -> None:
 @pass_cli
 def keys_list(cli: CliContext) -> None:
     """List keys (never their secrets)."""
-    for key in cli.store().list_keys():
+    for key in _key_store(cli).list_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         click.echo(f"{key.prefix}\t{key.role}\t{state}\t{key.name}")
 
