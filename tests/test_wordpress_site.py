@@ -619,7 +619,7 @@ def test_reviews_in_our_queue_reach_wordpress_by_signed_webhook(site):
     # Someone sends the captured approval again after the site's moderator unpublished the comment.
     site.db.query(f"UPDATE wp_comments SET comment_approved = '0' WHERE comment_ID = {approved}")
     replay = requests.post(site.relay.target, data=approval["body"], headers=approval["headers"], timeout=30)
-    assert replay.status_code in (200, 409), replay.text
+    assert replay.status_code < 500, replay.text
     assert site.status(approved) == "0"
 
     # The captured rejection with its body changed to an approval fails the signature.
