@@ -261,18 +261,10 @@ class Site:
             return db.execute(statement, params).fetchall()
 
     def admin_page(self, path: str) -> str:
-        page = self.admin.get(urljoin(f"{self.base}/wp-admin/", path), timeout=30)
-        assert page.status_code == 200, page.text[-2000:]
-        return page.text
+        return admin_page(self.base, self.admin, path)
 
     def admin_link(self, page_path: str, pattern: str) -> str:
-        """The absolute URL of the first link on a wp-admin page whose href matches pattern."""
-        text = self.admin_page(page_path)
-        for href in re.findall(r'href="([^"]+)"', text):
-            href = html.unescape(href)
-            if re.search(pattern, href):
-                return urljoin(f"{self.base}/wp-admin/", href)
-        raise AssertionError(f"no link matching {pattern} on {page_path}")
+        return admin_link(self.base, self.admin, page_path, pattern)
 
     def backdate(self, comment_id: int, seconds: int) -> None:
         """Move a comment's date back, as if its reader had posted it seconds earlier."""
@@ -289,6 +281,22 @@ class Site:
             headers={"Authorization": f"Bearer {self.keys['moderator']}"}, timeout=10,
         )  # fmt: skip
         assert answer.status_code == 200, answer.text
+
+
+def admin_page(base: str, admin: requests.Session, path: str) -> str:
+    """A wp-admin page's HTML, as the signed-in admin sees it."""
+    page = admin.get(urljoin(f"{base}/wp-admin/", path), timeout=30)
+    assert page.status_code == 200, page.text[-2000:]
+    return page.text
+
+
+def admin_link(base: str, admin: requests.Session, page_path: str, pattern: str) -> str:
+    """The absolute URL of the first link on a wp-admin page whose href matches pattern (nonce included)."""
+    for href in re.findall(r'href="([^"]+)"', admin_page(base, admin, page_path)):
+        href = html.unescape(href)
+        if re.search(pattern, href):
+            return urljoin(f"{base}/wp-admin/", href)
+    raise AssertionError(f"no link matching {pattern} on {page_path}")
 
 
 def comment_id_of(response: requests.Response) -> int:
@@ -421,13 +429,12 @@ def site(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[
         admin = sign_in(base, password)
 
         # Activate the plugin with the link and nonce of wp-admin's Plugins page.
-        probe = Site(base, root, database, admin, posts, None, tmp, {}, "", None, log)  # type: ignore[arg-type]
-        activate = probe.admin_link("plugins.php", r"action=activate&plugin=moderation-connector%2F")
+        activate = admin_link(base, admin, "plugins.php", r"action=activate&plugin=moderation-connector%2F")
         answer = admin.get(activate, timeout=30)
         assert answer.status_code == 200 and "Plugin activated." in answer.text, answer.text[-2000:]
 
         # The settings page shows the webhook URL to give the service.
-        settings_page = probe.admin_page("options-general.php?page=moderation-connector")
+        settings_page = admin_page(base, admin, "options-general.php?page=moderation-connector")
         shown = re.search(r"<code>([^<]*webhook[^<]*)</code>", settings_page)
         assert shown, settings_page[-3000:]
         hook_url = html.unescape(shown.group(1))
