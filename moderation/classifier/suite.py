@@ -18,13 +18,13 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from moderation.classifier.bundle import HEADS, ModelBundle
-from moderation.config import PROJECT_ROOT, ConfigError, Settings
+from moderation.config import ConfigError, Settings, data_root
 from moderation.pipeline.domain import Thresholds
 from moderation.pipeline.policy import decide
 
 # Suites are data shipped with the code, next to the corpus but never read by training. A name is
 # looked up under the configured model folder first (the Docker image copies them to /app/model).
-SUITES_DIR = PROJECT_ROOT / "model" / "suites"
+SUITES_DIR = data_root() / "model" / "suites"
 DEFAULT_EMAIL = "reader@example.org"
 # Every case is sent under one ordinary name, so only the text (and, for spam_domains, the
 # e-mail domain) differs between cases.
