@@ -344,7 +344,16 @@ def start_wordpress(php: str, root: Path, port: int, log: Path) -> subprocess.Po
         return subprocess.Popen(
             [php, "-S", f"127.0.0.1:{port}", "-t", str(root)],
             cwd=root, env={**os.environ, "PHP_CLI_SERVER_WORKERS": "4"}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers are forked children: stopped as one process group
         )  # fmt: skip
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def install(base: str, password: str) -> None:
@@ -472,12 +481,14 @@ def site(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[
             relay.server.server_close()
         if service is not None:
             stop_instances(service)
-        server.terminate()
+        # The master does not stop its workers on SIGTERM, so the whole group goes.
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
+        wait_for(lambda: not group_alive(server.pid), "PHP's web server workers to stop", timeout=15)
         subprocess.run(
             [*MARIADB, "-e", f"DROP DATABASE IF EXISTS `{database.name}`"],
             capture_output=True, timeout=30,
