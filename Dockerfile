@@ -15,6 +15,8 @@ COPY moderation ./moderation
 RUN pip install .
 
 COPY model/corpus ./model/corpus
+# The functional suite: training measures the new model on it and records the result in the manifest.
+COPY model/suites ./model/suites
 # Build the default model from our corpus (a derived artifact, reproducible from corpus + code + seed).
 RUN moderation train && mkdir -p /app/instance && chown -R moderation:moderation /app
 

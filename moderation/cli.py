@@ -102,9 +102,13 @@ def main(ctx: click.Context) -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="Default: 2 x cores + 1, at most 8.")
+@click.option(
+    "--threads", default=32, show_default=True, type=click.IntRange(1, 256),
+    help="Threads per worker: each slow client holds one for at most MODERATION_REQUEST_READ_SECONDS.",
+)  # fmt: skip
 @click.option("--no-migrate", is_flag=True, help="Skip `db upgrade` before starting.")
 @pass_cli
-def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate: bool) -> None:
+def serve(cli: CliContext, host: str, port: int, workers: int | None, threads: int, no_migrate: bool) -> None:
     """Run the service under gunicorn with production settings."""
     from moderation.classifier import bundle as bundles
 
@@ -127,9 +131,10 @@ def serve(cli: CliContext, host: str, port: int, workers: int | None, no_migrate
         "--config", "python:moderation.ops.gunicorn_conf",
         "--bind", f"{host}:{port}",
         "--workers", str(workers),
+        "--threads", str(threads),
         "moderation.app:create_app()",
     ]  # fmt: skip
-    click.echo(f"serving on {host}:{port} with {workers} workers")
+    click.echo(f"serving on {host}:{port} with {workers} workers of {threads} threads")
     os.execvpe(args[0], args, env)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -64,8 +65,12 @@ class Settings:
     max_text_length: int = 10_000
     # 10,000 characters sent as \\uXXXX surrogate pairs are 120 KB; all fields at most about 180 KB.
     max_body_bytes: int = 192 * 1024
+    # How long a client may take to send one request (headers and body) from its first byte.
+    request_read_seconds: float = 10.0
     rate_limit: str = "600/minute"
     ip_rate_limit: str = "1200/minute"
+    auth_failure_limit: str = "60/minute"
+    trusted_proxies: tuple[str, ...] = ()
     spam_hold: float = 0.5
     spam_reject: float = 0.9
     toxicity_hold: float = 0.5
@@ -90,6 +95,13 @@ class Settings:
                 )
         if self.max_links < 1:
             raise ConfigError("max_links must be at least 1")
+        if self.request_read_seconds <= 0:
+            raise ConfigError("request_read_seconds must be positive")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"trusted_proxies: {proxy!r} is not an IP address or network") from None
         if self.max_text_length < 1:
             raise ConfigError("max_text_length must be at least 1")
 

@@ -298,9 +298,18 @@ def test_feedback_becomes_a_training_label(submit, client, keys, app):
 
 
 def test_model_endpoint_describes_current_model(client, keys, app):
-    body = client.get("/v1/model", headers=auth(keys["client"])).json
+    body = client.get("/v1/model", headers=auth(keys["admin"])).json
     assert body["version"] == app.extensions["moderation"].models.get().version
     assert body["thresholds"]["spam"] == {"hold": 0.5, "reject": 0.9}
+    assert body["metrics"]["held_out"]["spam"]["roc_auc"] > 0.5
+    assert body["data"] and all("path" in entry for entry in body["data"])
+
+
+@pytest.mark.parametrize("role", ["client", "moderator"])
+def test_model_endpoint_shows_clients_no_server_paths(client, keys, app, role):
+    body = client.get("/v1/model", headers=auth(keys[role])).json
+    assert set(body) == {"version", "created", "metrics"}
+    assert body["version"] == app.extensions["moderation"].models.get().version
     assert body["metrics"]["held_out"]["spam"]["roc_auc"] > 0.5
 
 

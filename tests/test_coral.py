@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -369,3 +370,47 @@ def test_approved_comment_has_no_opinion_and_flags_follow_the_reasons():
         "actions": [{"actionType": "FLAG", "reason": "COMMENT_DETECTED_SPAM"}],
     }
     assert phase_result("held", [{"code": "links", "detail": {"links": 3}}]) == {"status": "SYSTEM_WITHHELD"}
+
+
+# --- attacks (issue 14) ------------------------------------------------------------------------
+
+
+def test_adversarial_html_body_of_the_whole_request_limit_is_handled_in_well_under_a_second():
+    # Repeated unclosed tags made the old regex and HTMLParser quadratic (24 KB took 36 s).
+    for body in ("<a " * (192 * 1024 // 3), "<b>" + "<a href=x>" * 19_000 + "</a>" * 19_000):
+        started = time.perf_counter()
+        text = body_text(body)
+        assert time.perf_counter() - started < 1.0
+        assert isinstance(text, str)
+
+
+def test_oversized_markup_is_refused_before_parsing(client, keys):
+    body = "<a " * 20_000  # 60 KB: held a worker until the 30 s kill before the fix
+    started = time.perf_counter()
+    response = post_phase(client, keys["client"], coral_request(body))
+    assert time.perf_counter() - started < 1.0
+    assert assert_error(response, 422)["errors"] == {
+        "comment.body": ["Longer than 40000 characters with its markup."]
+    }
+
+
+def test_body_text_keeps_link_targets_with_entities_and_quotes():
+    assert body_text("<p>See <a href='https://a.example/?a=1&amp;b=2'>here</a></p>") == (
+        "See here (https://a.example/?a=1&b=2)"
+    )
+    assert body_text("<b>x</b> <a <a <a") == "x <a <a <a"
+
+
+def test_a_signed_body_replayed_under_another_client_key_is_refused(app, client, keys):
+    payload = coral_request(CLEAN)
+    first = post_phase(client, keys["client"], payload)
+    assert first.status_code == 204
+    other_key = app.extensions["moderation"].store.create_key("client", "another site")[1]
+    replay = post_phase(client, other_key, payload)
+    assert (
+        assert_error(replay, 409)["message"] == "This Coral request was already sent with another client key."
+    )
+    # The key that sent it first still gets its stored answer on a retry.
+    again = post_phase(client, keys["client"], payload)
+    assert again.status_code == 204
+    assert again.headers["X-Moderation-Comment-Id"] == first.headers["X-Moderation-Comment-Id"]

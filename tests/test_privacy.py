@@ -7,6 +7,7 @@ events, idempotence, and that forgotten comments stop counting as an author's hi
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -240,3 +241,34 @@ def test_purged_history_no_longer_makes_an_author_trusted(app_config):
     assert store.author_history(ANN, None, "-", utcnow(), 60).approved == 0
     again = client.post("/v1/comments", json=comment(email=ANN, text=OTHER), headers=cms).json
     assert [r["code"] for r in again["reasons"]] == ["uncertain"]
+
+
+def _database_bytes(sqlite_url: str) -> bytes:
+    """Every byte SQLite keeps for the database: the file, its write-ahead log and shared memory."""
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
+
+
+def test_erased_values_are_not_left_readable_in_the_sqlite_files(
+    app, client, keys, runner, cli_env, sqlite_url
+):
+    """Issue 14: erased rows stayed in free pages and the WAL until a checkpoint."""
+    secret_text = "Distinctive remark about the quartermaster's ledger, 7f3a."
+    secret_email = "quartermaster.7f3a@example.org"
+    posted = client.post(
+        "/v1/comments", json=comment(email=secret_email, text=secret_text), headers=auth(keys["client"])
+    )
+    assert posted.status_code == 201
+    assert secret_text.encode() in _database_bytes(sqlite_url)
+    # The app's engine stays open, as a running service's would, while the command erases.
+    assert runner.invoke(erase, ["--email", secret_email]).exit_code == 0
+    stored = _database_bytes(sqlite_url)
+    assert secret_text.encode() not in stored and secret_email.encode() not in stored
+
+
+def test_purged_values_are_not_left_readable_in_the_sqlite_files(app, client, keys, sqlite_url):
+    secret_text = "Another distinctive remark about the harbour dues, 9c2e."
+    posted = client.post("/v1/comments", json=comment(text=secret_text), headers=auth(keys["client"]))
+    assert posted.status_code == 201
+    purge(app.extensions["moderation"].store, utcnow() + timedelta(seconds=1))
+    assert secret_text.encode() not in _database_bytes(sqlite_url)

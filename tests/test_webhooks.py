@@ -222,6 +222,8 @@ def test_reviewed_comment_reaches_the_cms_after_two_failures_signed_and_logged(
     event = json.loads(body)
     assert event == {
         "event": "comment.status_changed",
+        "event_id": int(headers[DELIVERY_HEADER]),
+        "sequence": 1,
         "comment_id": comment["id"],
         "client_comment_id": "wp-1042",
         "status": "approved",
@@ -511,3 +513,44 @@ def test_service_delivers_in_the_background_when_a_url_is_configured(app_config,
 def test_service_without_a_url_starts_no_dispatcher(app):
     assert start_background_dispatcher(app) is None
     assert "webhooks" not in app.extensions
+
+
+def test_a_captured_approval_replayed_under_a_new_delivery_id_is_recognisably_stale(
+    app, client, keys, held, receiver
+):
+    """Issue 14: the delivery id was unsigned, so a captured "approved" could come back as a new event."""
+    cms = receiver()
+    comment = held(client_comment_id="wp-77")
+    moderator = auth(keys["moderator"])
+    url = f"/v1/comments/{comment['id']}/review"
+    assert client.post(url, json={"action": "approve", "label": "ham"}, headers=moderator).status_code == 200
+    assert client.post(url + "/undo", headers=moderator).status_code == 200
+    assert client.post(url, json={"action": "reject", "label": "spam"}, headers=moderator).status_code == 200
+    other = held(email="bob@example.org", text="Another clear piece on the frigate programme.")
+    client.post(
+        f"/v1/comments/{other['id']}/review", json={"action": "approve", "label": "ham"}, headers=moderator
+    )
+    assert Dispatcher(app.extensions["moderation"].store.engine, cms.url, SECRET).deliver_due().delivered == 4
+    events = [(json.loads(r["body"]), r["headers"]) for r in cms.accepted]
+    ours = [
+        (event["sequence"], event["status"]) for event, _ in events if event["comment_id"] == comment["id"]
+    ]
+    assert ours == [(1, "approved"), (2, "held"), (3, "rejected")]
+    assert [event["sequence"] for event, _ in events if event["comment_id"] == other["id"]] == [1]
+    for event, headers in events:
+        assert event["event_id"] == int(headers[DELIVERY_HEADER])
+
+    # The attacker's replay: the approval's exact bytes and signature, a fresh delivery id.
+    approval, headers = next((e, h) for e, h in events if e["comment_id"] == comment["id"])
+    body = next(r["body"] for r in cms.accepted if json.loads(r["body"]) == approval)
+    timestamp, signature = headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER]
+    assert verify(SECRET, timestamp, body, signature)  # still fresh: the signature alone cannot tell
+    # What a receiver keys on is signed: raising the sequence or changing the id breaks the signature.
+    for forged in (b'"sequence":9', b'"event_id":999999'):
+        field = forged.split(b":")[0]
+        start = body.index(field)
+        end = body.index(b",", start)
+        assert not verify(SECRET, timestamp, body[:start] + forged + body[end:], signature)
+    # A receiver that drops events older than the last it applied (docs/webhooks.md) drops this one.
+    last_applied = max(sequence for sequence, _ in ours)
+    assert json.loads(body)["sequence"] < last_applied

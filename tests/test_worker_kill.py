@@ -148,10 +148,10 @@ def test_sigkill_of_a_worker_under_load_loses_no_acknowledged_comment(backend, r
 
 
 def _every_acknowledged_comment_is_stored(instance: Instance, key: str, load: Load) -> None:
-    """Every 2xx answer is retrievable, identical; only the request in flight on the killed worker failed."""
+    """Every 2xx answer is retrievable, identical; only requests in flight on the killed worker failed."""
     assert not load.other, f"requests answered with an error status: {load.other}"
-    # Each sync worker handles one request at a time; the rest wait in the shared listen backlog.
-    assert len(load.refused) <= 1, (
+    # A worker's threads may each hold a request of one of the clients: at most all of them are lost.
+    assert len(load.refused) <= CLIENTS, (
         f"more requests failed than the killed worker had in flight: {load.refused}"
     )
     assert len(load.acknowledged) + len(load.refused) == len(load.sent)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates
 
-from moderation.api.fields import Identifier, Trimmed
+from moderation.api.fields import Identifier, Trimmed, refuse_nul
 from moderation.auth import current_principal, requires
 from moderation.ops.metrics import record_decision
 from moderation.services.submissions import FEEDBACK_LABELS
@@ -26,7 +26,10 @@ class CommentIn(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     text = Trimmed(required=True, validate=validate.Length(min=1))
     url = fields.URL(
-        schemes={"http", "https"}, require_tld=False, allow_none=True, validate=validate.Length(max=2048)
+        schemes={"http", "https"},
+        require_tld=False,
+        allow_none=True,
+        validate=[refuse_nul, validate.Length(max=2048)],
     )
     post_id = Identifier(allow_none=True)
     ip = fields.IP(allow_none=True)
@@ -34,7 +37,7 @@ class CommentIn(Schema):
     referrer = Trimmed(allow_none=True, empty_as_none=True, validate=validate.Length(max=2048))
     client_comment_id = Identifier(allow_none=True)
     parent_id = Identifier(allow_none=True)
-    honeypot = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    honeypot = fields.String(allow_none=True, validate=[refuse_nul, validate.Length(max=1000)])
     elapsed_ms = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=2**53))
 
     @validates("text")

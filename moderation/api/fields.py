@@ -12,6 +12,12 @@ def has_control_characters(value: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
 
 
+def refuse_nul(value: str) -> None:
+    """Validator: PostgreSQL cannot store NUL in text, and no comment field needs one."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+
+
 class Trimmed(fields.String):
     """A string with surrounding whitespace removed; empty optional values become None."""
 

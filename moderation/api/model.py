@@ -9,12 +9,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from moderation.auth import requires
+from moderation.auth import current_principal, requires
 
 blp = Blueprint("model", __name__, url_prefix="/v1/model", description="The classifier in use")
 
 
 class ModelOut(Schema):
+    """Clients and moderators get version, created and metrics; the rest is for admin keys."""
+
     version = fields.String()
     created = fields.String()
     heads = fields.List(fields.String())
@@ -29,15 +31,24 @@ class Model(MethodView):
     @requires()
     @blp.response(200, ModelOut)
     def get(self) -> dict[str, Any]:
-        """Return the current model's version, training date, held-out metrics and thresholds."""
+        """Return the current model's version, training date and held-out metrics (admins: all of it).
+
+        Admin keys also get the heads, the thresholds and the training data's paths, sizes and
+        digests: the paths are the server's own file system, nothing a client needs to see.
+        """
         ext = current_app.extensions["moderation"]
         bundle = ext.models.get()
         manifest = bundle.manifest
-        return {
+        public = {
             "version": bundle.version,
             "created": manifest.get("created"),
-            "heads": manifest.get("heads", []),
             "metrics": manifest.get("metrics", {}),
+        }
+        if not current_principal().has("admin"):
+            return public
+        return {
+            **public,
+            "heads": manifest.get("heads", []),
             "thresholds": ext.service.thresholds.as_dict(),
             "trained_thresholds": manifest.get("thresholds", {}),
             "data": [

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from moderation.api.comments import CommentStateOut
-from moderation.api.fields import Identifier
+from moderation.api.fields import Identifier, refuse_nul
 from moderation.auth import current_principal, requires
 from moderation.services.review import ACTIONS, REVIEW_LABELS, QueueFilter, ReviewError, ReviewQueue
 from moderation.store.tables import Comment
@@ -71,7 +71,7 @@ class ReviewIn(Schema):
 
     action = fields.String(required=True, validate=validate.OneOf(tuple(ACTIONS)))
     label = fields.String(required=True, validate=validate.OneOf(REVIEW_LABELS))
-    note = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    note = fields.String(allow_none=True, validate=[refuse_nul, validate.Length(max=2000)])
 
 
 class BulkItemIn(ReviewIn):
@@ -129,8 +129,8 @@ class Queue(MethodView):
         filters = QueueFilter(args.get("reason"), args.get("post_id"), args.get("min_score"))
         try:
             page = _queue().page(filters, args.get("cursor"), args["limit"])
-        except (ValueError, TypeError):
-            abort(422, message="Invalid cursor.", errors={"cursor": ["Not a cursor from this API."]})
+        except ValueError:
+            abort(400, message="Invalid cursor: not a next_cursor from this API.")
         return {
             "items": [_item(c, h) for c, h in page["items"]],
             "next_cursor": page["next_cursor"],

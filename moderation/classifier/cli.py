@@ -78,7 +78,9 @@ def train(cli: CliContext, data_paths, kind, from_db, no_corpus, out, seed, make
 
 @click.command()
 @click.argument("version")
-@click.option("--force", is_flag=True, help="Promote even if it scores worse than the current model.")
+@click.option(
+    "--force", is_flag=True, help="Promote even if it does worse than the current model (AUC or suite)."
+)
 @click.option(
     "--data",
     "data_paths",
@@ -102,15 +104,17 @@ def promote(
     current = bundles.current_version(model_dir)
     if current and current != version and not force:
         from moderation.classifier.datasets import DatasetError, load
-        from moderation.classifier.promotion import compare
+        from moderation.classifier.promotion import compare, suite_verdict
+        from moderation.classifier.suite import SuiteError
 
         try:
             examples = [ex for p in data_paths for ex in load(p, kind).examples]
-        except DatasetError as exc:
+            verdicts = [compare(model_dir, candidate, current, examples),
+                        suite_verdict(model_dir, candidate, current, cli.thresholds())]  # fmt: skip
+        except (DatasetError, SuiteError) as exc:
             raise click.ClickException(str(exc)) from None
-        verdict = compare(model_dir, candidate, current, examples)
-        click.echo(verdict.summary)
-        if not verdict.better_or_equal:
+        click.echo("\n".join(v.summary for v in verdicts))
+        if not all(v.better_or_equal for v in verdicts):
             raise click.ClickException(f"{version} is worse than {current}; use --force to promote anyway")
     bundles.set_current_version(model_dir, candidate.version)
     click.echo(f"{candidate.version} is now current")
@@ -121,9 +125,8 @@ def promote(
     "--data",
     "data_paths",
     multiple=True,
-    required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="Labelled data the model did not train on.",
+    help="Labelled data the model did not train on (optional: the suite alone can be run).",
 )
 @click.option(
     "--kind",
@@ -144,13 +147,17 @@ def promote(
     default=None,
     help="Where to write report.md, metrics.json and plots (default: evaluations/ in the version).",
 )
+@click.option("--suite", "suite_name", default="functional", show_default=True,
+              help="Test suite to run too: a folder name in model/suites/ or a path.")  # fmt: skip
+@click.option("--no-suite", is_flag=True, help="Skip the test suite.")
 @pass_cli
-def evaluate(cli: CliContext, data_paths, kind, model_path, out) -> None:  # noqa: ANN001
-    """Measure a model on labelled data: AUCs, thresholds, calibration, plots."""
+def evaluate(cli: CliContext, data_paths, kind, model_path, out, suite_name, no_suite) -> None:  # noqa: ANN001
+    """Measure a model on labelled data and on the functional test suite."""
     from moderation.classifier import bundle as bundles
     from moderation.classifier.datasets import DatasetError, load
     from moderation.classifier.evaluate import EvaluationError
     from moderation.classifier.evaluate import evaluate as run_evaluation
+    from moderation.classifier.suite import SuiteError, evaluate_suite, functionality_table, load_suite
 
     settings = cli.settings
     try:
@@ -160,13 +167,23 @@ def evaluate(cli: CliContext, data_paths, kind, model_path, out) -> None:  # noq
             else bundles.ModelBundle.load_current(Path(settings.model_dir))
         )
         datasets = [load(p, kind) for p in data_paths]
-    except (bundles.ModelError, DatasetError) as exc:
+        cases = [] if no_suite else load_suite(suite_name)
+    except (bundles.ModelError, DatasetError, SuiteError) as exc:
         raise click.ClickException(str(exc)) from None
-    target = Path(out) if out else bundle.path / "evaluations" / Path(data_paths[0]).stem
+    if not datasets and not cases:
+        raise click.UsageError("nothing to evaluate: give --data files, or leave the suite on")
+    name = Path(data_paths[0]).stem if data_paths else f"suite-{Path(suite_name).name}"
+    target = Path(out) if out else bundle.path / "evaluations" / name
+    if not datasets:
+        click.echo(functionality_table(evaluate_suite(bundle, cases, cli.thresholds(), target)))
+        click.echo(f"report: {target / 'suite.md'}")
+        return
     try:
-        result = run_evaluation(bundle, datasets, cli.thresholds(), target)
+        result = run_evaluation(bundle, datasets, cli.thresholds(), target, cases)
     except EvaluationError as exc:
         raise click.ClickException(str(exc)) from None
+    if result.suite:
+        click.echo(functionality_table(result.suite))
     for head, m in result.metrics["heads"].items():
         hold, reject = m["at_hold"], m["at_reject"]
         click.echo(

@@ -12,6 +12,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 
 from moderation.classifier.bundle import HEADS, ModelBundle
 from moderation.classifier.datasets import Dataset
+from moderation.classifier.suite import SuiteCase, SuiteResult, evaluate_suite, render_suite
 from moderation.classifier.train import head_targets
 from moderation.pipeline.domain import Thresholds
 from moderation.pipeline.policy import decide
@@ -27,6 +28,7 @@ class EvaluationError(ValueError):
 class Evaluation:
     metrics: dict[str, Any]
     report: str
+    suite: SuiteResult | None = None
 
 
 def check_unseen(bundle: ModelBundle, datasets: Sequence[Dataset]) -> None:
@@ -106,9 +108,17 @@ def _plots(
 
 
 def evaluate(
-    bundle: ModelBundle, datasets: Sequence[Dataset], thresholds: Thresholds, out: Path | None = None
+    bundle: ModelBundle,
+    datasets: Sequence[Dataset],
+    thresholds: Thresholds,
+    out: Path | None = None,
+    suite_cases: Sequence[SuiteCase] = (),
 ) -> Evaluation:
-    """Score every example and measure each head that the data has both classes for."""
+    """Score every example and measure each head that the data has both classes for.
+
+    With suite cases, the functional suite runs too: its summary goes into metrics["suite"], its
+    section into the report, and suite.md, suite.json and the heatmap next to them.
+    """
     check_unseen(bundle, datasets)
     examples = [ex for ds in datasets for ex in ds.examples]
     if not examples:
@@ -147,11 +157,15 @@ def evaluate(
     metrics["policy_share"] = {
         o: round(outcomes.count(o) / len(outcomes), 4) for o in ("approve", "hold", "reject")
     }
+    suite = evaluate_suite(bundle, suite_cases, thresholds, out) if suite_cases else None
     report = render(metrics)
+    if suite:
+        metrics["suite"] = suite.as_dict()
+        report += "\n" + render_suite(suite, level=2, heatmap="suite_heatmap.png" if out else None)
     if out:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         (out / "report.md").write_text(report, encoding="utf-8")
-    return Evaluation(metrics, report)
+    return Evaluation(metrics, report, suite)
 
 
 def render(metrics: dict[str, Any]) -> str:

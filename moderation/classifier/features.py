@@ -265,8 +265,9 @@ def group_context(text: str) -> str:
     for i, word in enumerate(words):
         if word != GROUP_PLACEHOLDER:
             continue
-        after = [w for w in words[i + 1 : i + 8] if w not in _LINKS and w != GROUP_PLACEHOLDER][:_CONTEXT_AFTER]
-        before = [w for w in words[max(0, i - 5) : i] if w not in _LINKS and w != GROUP_PLACEHOLDER]
+        content = lambda span: [w for w in span if w not in _LINKS and w != GROUP_PLACEHOLDER]  # noqa: E731
+        after = content(words[i + 1 : i + 8])[:_CONTEXT_AFTER]
+        before = content(words[max(0, i - 5) : i])
         tokens += [f"grp_{w}" for w in after + before[-_CONTEXT_BEFORE:]]
     return " ".join(tokens)
 

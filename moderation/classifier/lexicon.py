@@ -147,6 +147,7 @@ def _group_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
 
 GROUP_PATTERN = _group_pattern(GROUP_TERMS)
 
+
 def _entries_pattern(entries: tuple[str, ...]) -> re.Pattern[str]:
     # Stems (``*``) and phrases together, whole words only.
     stems = [re.escape(e[:-1]) + r"\w*" for e in entries if e.endswith("*")]

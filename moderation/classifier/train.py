@@ -27,6 +27,7 @@ from moderation.classifier.bundle import (
     HEADS,
     MANIFEST_FILE,
     MODEL_FILE,
+    ModelBundle,
     current_version,
     head_scores,
     set_current_version,
@@ -35,19 +36,20 @@ from moderation.classifier.bundle import (
 )
 from moderation.classifier.datasets import Dataset, Example, deduplicate
 from moderation.classifier.features import build_features, prepare
+from moderation.classifier.suite import SuiteError, functionality_table, load_suite, run_suite
 from moderation.pipeline.domain import Thresholds
 
 HEAD_LABEL = {"spam": "spam", "toxicity": "toxic"}
 # Both heads judge what is written, never who wrote it: author fields (e-mail domain, name shape)
 # learned how the corpus's writers picked addresses, and would mark a whole country's readers.
 DEFAULT_PARAMS: dict[str, Any] = {
-    "C": 1.0,
+    "C": 3.0,
     "calibration_folds": 5,
     "holdout": 0.2,
     "augment": 0.25,
     "mask_groups": True,
-    "negation": False,
-    "group_context": False,
+    "negation": True,
+    "group_context": True,
 }
 
 
@@ -192,12 +194,29 @@ def train(
         "files": {MODEL_FILE: {"sha256": sha256_file(out / MODEL_FILE)}},
         "training_seconds": round(time.perf_counter() - started, 2),
     }
+    suite = _suite_summary(ModelBundle(version, manifest, payload, out), thresholds, log)
+    if suite:
+        manifest["suite"] = suite
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(_report(manifest), encoding="utf-8")
     if make_current or (make_current is None and current_version(model_dir) is None):
         set_current_version(model_dir, version)
         log(f"{version} is now the current model")
     return out
+
+
+def _suite_summary(
+    bundle: ModelBundle, thresholds: Thresholds, log: Callable[[str], None]
+) -> dict[str, Any] | None:
+    """The functional suite's summary for the manifest, without the worst cases (they quote comments)."""
+    try:
+        cases = load_suite()
+    except SuiteError as exc:
+        log(f"functional suite not run: {exc}")
+        return None
+    result = run_suite(bundle, cases, thresholds)
+    log(functionality_table(result))
+    return result.as_dict(include_worst=False)
 
 
 def _report(manifest: dict[str, Any]) -> str:
@@ -219,6 +238,22 @@ def _report(manifest: dict[str, Any]) -> str:
             f"{m.get('pr_auc', '-')} | {m['precision_at_hold']} | {m['recall_at_hold']} | "
             f"{m['precision_at_reject']} | {m['recall_at_reject']} |"
         )
+    suite = manifest.get("suite")
+    if suite:
+        lines += [
+            "",
+            f"Functional suite ({suite['cases']} cases, `moderation evaluate --suite functional` for the "
+            f"full report): hateful or abusive stopped {suite['hateful_stopped']['rate']}, worst identity "
+            f"false-hold rate {suite['worst_false_hold']['rate']} ({suite['worst_false_hold']['identity']}), "
+            f"bias score {suite['bias'].get('final')}.",
+            "",
+            "| functionality | expected | cases | pass rate |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {name} | {f['expected']} | {f['cases']} | {f['pass_rate']} |"
+            for name, f in suite["functionalities"].items()
+        ]
     lines += ["", "Data:", ""]
     for ds in manifest["data"]:
         lines.append(f"- `{ds['path']}` ({ds['format']}): {ds['rows']} rows, {ds['labels']}")

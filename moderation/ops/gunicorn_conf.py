@@ -6,6 +6,14 @@ import os
 from prometheus_client import multiprocess
 
 preload_app = True  # load the model once; workers share its pages copy-on-write
+# Threads, not one request per process: a slow client holds one thread, at most request_read_seconds
+# (MODERATION_REQUEST_READ_SECONDS, 10) from its first byte, instead of a whole worker for as long as it
+# likes; the other threads keep answering. See docs/deployment.md ("Slow clients") for the measurements.
+worker_class = "moderation.ops.gunicorn_worker.GuardedThreadWorker"
+threads = 32  # `moderation serve --threads`
+# Real JSON access lines (gunicorn's format escapes only quotes) and no query string in any log line.
+logger_class = "moderation.ops.gunicorn_worker.JsonLogger"
+# With threads, this watches each worker's main loop (accepting, keep-alive), not single requests.
 timeout = 30
 graceful_timeout = 30
 keepalive = 5
@@ -17,11 +25,6 @@ max_requests_jitter = 50_000
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = "-"
 errorlog = "-"
-# No IP, no query string, no key: request logs carry nothing personal.
-access_log_format = (
-    '{"time": "%(t)s", "logger": "access", "method": "%(m)s", "path": "%(U)s", '
-    '"status": %(s)s, "bytes": %(B)s, "duration_us": %(D)s}'
-)
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190

@@ -29,13 +29,28 @@ DECISION_SECONDS = Histogram(
 )
 REQUEST_SECONDS = Histogram(
     "moderation_http_request_seconds",
-    "HTTP request latency by endpoint and status",
+    "HTTP request latency by route template, method and status class",
     ["endpoint", "method", "status"],
     buckets=(0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.5),
 )
 MODEL_INFO = Gauge(
     "moderation_model_info", "The model version in use (value 1)", ["version"], multiprocess_mode="max"
 )
+
+
+# Every label value comes from a closed set: a client-chosen value (a made-up method, a path) as a label
+# would grow one series per value, and /metrics without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
+def request_labels(rule: str | None, method: str, status: int) -> tuple[str, str, str]:
+    """Return the (endpoint, method, status) labels: route template, known method, status class."""
+    return (
+        rule or UNMATCHED,
+        method if method in KNOWN_METHODS else "other",
+        f"{status // 100}xx" if 100 <= status <= 599 else "other",
+    )
 
 
 def record_decision(comment: Comment | CommentRow, seconds: float) -> None:
@@ -67,8 +82,7 @@ def init_app(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         started = getattr(g, "request_started", None)
         if started is not None:
-            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-            REQUEST_SECONDS.labels(endpoint, request.method, str(response.status_code)).observe(
-                time.perf_counter() - started
-            )
+            rule = request.url_rule.rule if request.url_rule else None
+            labels = request_labels(rule, request.method, response.status_code)
+            REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)
         return response

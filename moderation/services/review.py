@@ -42,10 +42,25 @@ def encode_cursor(comment: Any) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Decode a cursor from a previous page; raise ValueError for anything else."""
+    """Decode a cursor from a previous page; raise ValueError for anything else.
+
+    Everything is checked here, before a query: a time without a zone or an id of the wrong type
+    would otherwise fail inside the database layer, as a 500 instead of a bad request.
+    """
     padded = cursor + "=" * (-len(cursor) % 4)
-    created, comment_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    return datetime.fromisoformat(created), str(comment_id)
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError("not a cursor") from exc
+    if not (isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(v, str) for v in decoded)):
+        raise ValueError("not a cursor")
+    created_text, comment_id = decoded
+    created = datetime.fromisoformat(created_text)
+    if created.tzinfo is None or created.utcoffset() is None:
+        raise ValueError("a cursor's time has a timezone")
+    if not 0 < len(comment_id) <= 32 or not comment_id.isalnum():
+        raise ValueError("not a comment id")
+    return created, comment_id
 
 
 class ReviewQueue:
@@ -227,8 +242,13 @@ class ReviewQueue:
         principal: Principal,
         now: datetime,
     ) -> None:
+        # The number of review actions on the comment so far, this one included: it only grows (reviews
+        # go only with their comment), so a receiver can drop any event older than one it applied.
+        r = Review.__table__.c
+        sequence = connection.execute(select(func.count()).where(r.comment_id == comment_id)).scalar_one()
         payload = {
             "event": STATUS_EVENT,
+            "sequence": sequence,
             "comment_id": comment_id,
             "client_comment_id": client_comment_id,
             "status": status,

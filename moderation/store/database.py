@@ -19,7 +19,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI 
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros, not left in free space where `erase` cannot reach them.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Copy SQLite's write-ahead log into the database file and truncate the log to nothing.
+
+    Until a checkpoint, erased values stay readable in the log's older frames. Returns False when a
+    reader kept the log from being fully checkpointed (then the next checkpoint finishes it); on
+    other databases there is nothing to do (PostgreSQL: see docs/privacy.md on VACUUM).
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as connection:
+        busy, _, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return busy == 0
 
 
 def make_engine(url: str) -> Engine:

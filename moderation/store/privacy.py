@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
+from moderation.store.database import checkpoint
 from moderation.store.repository import Store
 from moderation.store.tables import BlockEntry, Comment, Label, OutboxEvent, Review, WebhookDelivery
 
@@ -55,4 +56,5 @@ def erase_email(store: Store, email: str, include_blocklist: bool = False) -> di
         else:
             kept = connection.execute(select(func.count()).select_from(BlockEntry).where(is_theirs)).scalar()
             counts["block_entries_kept"] = kept or 0
+    checkpoint(store.engine)
     return counts

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from moderation.pipeline.domain import AuthorHistory
+from moderation.store.database import checkpoint
 from moderation.store.tables import ApiKey, Comment, Label, UTCDateTime
 
 ROLES = ("client", "moderator", "admin")
@@ -161,6 +162,26 @@ class Store:
                     Comment.client_key_id == key_id, Comment.client_comment_id == client_comment_id
                 )
             )
+
+    def seen_under_another_key(
+        self, key_id: int, email_key: str, client_comment_id: str, since: datetime
+    ) -> bool:
+        """Tell whether another client key stored this author's comment with this id since `since`.
+
+        By author first, so the (email_key, created_at) index finds the few candidate rows.
+        """
+        with self.sessions() as session:
+            found = session.scalar(
+                select(Comment.id)
+                .where(
+                    Comment.email_key == email_key,
+                    Comment.created_at >= since,
+                    Comment.client_comment_id == client_comment_id,
+                    Comment.client_key_id != key_id,
+                )
+                .limit(1)
+            )
+        return found is not None
 
     def author_history(
         self, email: str, ip: str | None, fingerprint: str, now: datetime, duplicate_seconds: int
@@ -309,4 +330,5 @@ def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict
             delete(OutboxEvent).where(outbox.created_at < older_than)
         ).rowcount
         counts["comments"] = connection.execute(delete(Comment).where(c.created_at < older_than)).rowcount
+    checkpoint(store.engine)
     return counts

@@ -22,6 +22,7 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
+from moderation.auth import authenticate
 from moderation.services.review import UNDO_SECONDS, QueueFilter, ReviewError, ReviewQueue
 from moderation.store.repository import utcnow
 from moderation.web.highlight import evidence_terms, highlight, links_in, openable
@@ -132,7 +133,7 @@ def login() -> Any:
     key = request.form.get("key", "").strip()
     principal = None
     if 0 < len(key) <= MAX_KEY_LENGTH:
-        principal = current_app.extensions["moderation"].store.authenticate(key)
+        principal = authenticate(key)
     if principal is None:
         return render_template("moderate/login.html", error="Unknown or revoked key."), 401
     if principal.role not in MODERATOR_ROLES:

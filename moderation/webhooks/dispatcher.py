@@ -53,6 +53,15 @@ def signed_headers(secret: str, event: str, delivery_id: int, body: bytes, times
     }
 
 
+def signed_payload(claim: Claim) -> dict[str, Any]:
+    """The body of a delivery: the event, with its outbox id inside what the signature covers.
+
+    The delivery header alone is not signed, so a captured request could be re-sent under a new id;
+    `event_id` and the per-comment `sequence` in the body cannot be changed without the secret.
+    """
+    return {**claim.payload, "event_id": claim.id}
+
+
 def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     """Seconds to wait after the attempts-th failed attempt: base, 2 base, 4 base … at most cap."""
     return min(cap, base * 2 ** min(max(attempts - 1, 0), 62))
@@ -201,7 +210,7 @@ class Dispatcher:
 
     def send(self, claim: Claim) -> Attempt:
         """POST one event, signed, and report what happened; never raises for network trouble."""
-        body = encode_body(claim.payload)
+        body = encode_body(signed_payload(claim))
         timestamp = int(self.clock().timestamp())
         request = urllib.request.Request(
             self.url,

@@ -351,6 +351,27 @@ if ( null !== $delivery ) {
 }
 $results['no_feedback'][] = $held_our_id;
 
+// The replay of issue 14: the moderator changes their mind (undo, then reject); an attacker who
+// captured the approval re-sends its exact signed bytes under a new delivery id, within 300 s.
+$review_path = '/v1/comments/' . rawurlencode( $held_our_id ) . '/review';
+list( $code ) = service_call( 'POST', $review_path . '/undo', $env['MODERATION_MODERATOR_KEY'] );
+$undone       = serve_one_webhook( $webhook_listener, 30 );
+check( 'an undo on the service comes back as held', 200 === $code && null !== $undone && '0' === get_comment( $held_id )->comment_approved );
+list( $code ) = service_call( 'POST', $review_path, $env['MODERATION_MODERATOR_KEY'], array( 'action' => 'reject', 'label' => 'spam' ) );
+$rejected     = serve_one_webhook( $webhook_listener, 30 );
+check( 'the later rejection is applied', 200 === $code && null !== $rejected && 'spam' === get_comment( $held_id )->comment_approved );
+foreach ( array( $undone, $rejected ) as $later ) {
+	if ( null !== $later ) {
+		$results['webhook_delivered'][] = (int) $later[0]->get_header( 'X-Moderation-Delivery' );
+	}
+}
+if ( null !== $delivery ) {
+	$replay = clone $delivery[0];
+	$replay->set_header( 'X-Moderation-Delivery', '987654321' );
+	$response = wp_test_rest_dispatch( $replay );
+	check( 'a captured approval replayed under a new delivery id is dropped as stale', 200 === $response->get_status() && 'stale' === $response->get_data()['result'] && 'spam' === get_comment( $held_id )->comment_approved, var_export( $response, true ) );
+}
+
 $route   = '/moderation/v1/webhook';
 $payload = array(
 	'event'             => 'comment.status_changed',

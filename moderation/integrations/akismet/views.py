@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
 from moderation.api.comments import CommentIn
-from moderation.auth import presented_key
+from moderation.auth import authenticate, presented_key
 from moderation.integrations.akismet.protocol import (
     FEEDBACK_THANKS,
     KEY_HELP,
@@ -39,7 +39,7 @@ def _client() -> Principal | None:
     key = (request.form.get("api_key") or request.form.get("key") or "").strip() or presented_key()
     if not key:
         return None
-    principal = current_app.extensions["moderation"].store.authenticate(key)
+    principal = authenticate(key)
     if principal is None or not principal.has("client"):
         return None
     return principal

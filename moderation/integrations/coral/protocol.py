@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import html
 import json
 import re
-from html.parser import HTMLParser
+from datetime import timedelta
 from typing import Any, Iterable, Mapping
 
 from moderation.services.submissions import ModerationService
@@ -24,11 +25,22 @@ FLAG_BY_HEAD = {"spam": FLAG_SPAM, "toxicity": FLAG_TOXIC}
 MAX_SIGNATURES = 16
 
 _ID_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# A tag is everything from "<" to the next ">" that holds no other "<": no match can run past the next
+# "<", so scanning a body is linear however many unclosed "<a " it holds.
 _CORAL_TAG = re.compile(
-    r"</?(?:a|b|i|u|s|em|strong|strike|del|p|br|div|span|blockquote|ul|ol|li|code|pre)\b[^>]*>",
+    r"<(/?)(a|b|i|u|s|em|strong|strike|del|p|br|div|span|blockquote|ul|ol|li|code|pre)\b([^<>]*)>",
     re.IGNORECASE,
 )
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=`]+))""", re.IGNORECASE)
 _BLOCK_TAGS = {"br", "p", "div", "blockquote", "li", "ul", "ol", "pre"}
+# Coral's editor wraps text in a few tags per line: a body many times longer than the longest text we
+# accept is not a comment. Checked before any parsing.
+MARKUP_ALLOWANCE = 4
+# Anchors do not nest in HTML; deeper "nesting" is an attack on the link bookkeeping, not a comment.
+MAX_OPEN_LINKS = 8
+# Coral signs the body only, without a time or our key: how long a body stays bound to the first key
+# that sent it. Comments purged earlier are forgotten earlier.
+REPLAY_WINDOW = timedelta(days=30)
 
 
 def configured_secrets(value: str) -> tuple[str, ...]:
@@ -60,46 +72,43 @@ def signature_valid(body: bytes, header: str | None, secrets: Iterable[str]) -> 
     return valid
 
 
-class _TextExtractor(HTMLParser):
-    """Collect the text of Coral's HTML comment body, keeping link targets that the text hides."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.links: list[tuple[str, int]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-        if tag == "a":
-            self.links.append((dict(attrs).get("href") or "", len(self.parts)))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-        if tag == "a" and self.links:
-            href, start = self.links.pop()
-            shown = "".join(self.parts[start:])
-            if href and href not in shown:
-                # The links check must see where an anchor points, not only what it says.
-                self.parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-    def text(self) -> str:
-        lines = ("".join(self.parts)).split("\n")
-        return "\n".join(line.strip() for line in lines if line.strip())
+def _href(attributes: str) -> str:
+    found = _HREF.search(attributes)
+    if not found:
+        return ""
+    return html.unescape(next(group for group in found.groups() if group is not None))
 
 
 def body_text(body: str) -> str:
-    """Return the comment's text: Coral's plain-text format as is, its HTML format without the markup."""
+    """Return the comment's text: Coral's plain-text format as is, its HTML format without the markup.
+
+    One pass over the body: the text between Coral's tags (entities decoded), a line break at block
+    tags, and the target of a link whose shown text does not contain it, so the links check sees
+    where an anchor points, not only what it says. Anything that is not one of Coral's tags stays text.
+    """
     if not _CORAL_TAG.search(body):
         return body
-    extractor = _TextExtractor()
-    extractor.feed(body)
-    extractor.close()
-    return extractor.text()
+    parts: list[str] = []
+    open_links: list[tuple[str, int]] = []
+    position = 0
+    for tag in _CORAL_TAG.finditer(body):
+        parts.append(html.unescape(body[position : tag.start()]))
+        position = tag.end()
+        closing, name = tag.group(1) == "/", tag.group(2).lower()
+        if name in _BLOCK_TAGS:
+            parts.append("\n")
+        if name != "a":
+            continue
+        if not closing:
+            if len(open_links) < MAX_OPEN_LINKS:
+                open_links.append((_href(tag.group(3)), len(parts)))
+        elif open_links:
+            href, start = open_links.pop()
+            if href and href not in "".join(parts[start:]):
+                parts.append(f" ({href})")
+    parts.append(html.unescape(body[position:]))
+    lines = "".join(parts).split("\n")
+    return "\n".join(line.strip() for line in lines if line.strip())
 
 
 def _id_part(value: str, prefix: str, size: int) -> str:

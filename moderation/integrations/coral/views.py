@@ -10,9 +10,11 @@ from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from moderation.api.comments import CommentIn
-from moderation.auth import presented_key
+from moderation.auth import authenticate, presented_key
 from moderation.integrations.coral.protocol import (
     ACTIONS,
+    MARKUP_ALLOWANCE,
+    REPLAY_WINDOW,
     SIGNATURE_HEADER,
     configured_secrets,
     edit_service,
@@ -23,7 +25,8 @@ from moderation.integrations.coral.protocol import (
 )
 from moderation.ops.metrics import record_decision
 from moderation.services.submissions import ModerationService
-from moderation.store.repository import CommentRow, Principal
+from moderation.store.privacy import email_key
+from moderation.store.repository import CommentRow, Principal, utcnow
 from moderation.store.tables import Comment
 
 bp = Blueprint("coral", __name__, url_prefix="/integrations/coral")
@@ -154,7 +157,7 @@ def _client() -> Principal:
     key = presented_key() or request.args.get("key", "").strip()
     if not key:
         abort(401, message="Missing API key: add ?key=<client key> to the phase URL configured in Coral.")
-    principal = current_app.extensions["moderation"].store.authenticate(key)
+    principal = authenticate(key)
     if principal is None:
         abort(401, message="Unknown or revoked API key.")
     if not principal.has("client"):
@@ -201,6 +204,19 @@ def _answer(comment: Comment | CommentRow | None) -> Response:
     return response
 
 
+def _refuse_replay_under_another_key(principal: Principal, submission: dict[str, Any]) -> None:
+    """Refuse a signed body another client key already sent: Coral's signature does not bind our key.
+
+    The signature covers only the body, so a body captured on its way to one client's phase URL
+    verifies under any key; the same body from a second key within the window is such a replay.
+    """
+    store = current_app.extensions["moderation"].store
+    since = utcnow() - REPLAY_WINDOW
+    key = email_key(submission["email"])
+    if store.seen_under_another_key(principal.key_id, key, submission["client_comment_id"], since):
+        abort(409, message="This Coral request was already sent with another client key.")
+
+
 @bp.post("/phase")
 def phase() -> Response:
     """Moderate one new or edited Coral comment and answer in Coral's external moderation format."""
@@ -208,6 +224,10 @@ def phase() -> Response:
     _verify_signature(getattr(settings, "coral_secret", ""))
     principal = _client()
     coral = _load_request()
+    limit = MARKUP_ALLOWANCE * settings.max_text_length
+    if len(coral["comment"]["body"]) > limit:
+        # Before any parsing: the markup is stripped in one pass, but no pass is needed for this.
+        abort(422, errors={"comment.body": [f"Longer than {limit} characters with its markup."]})
     fields_in = submission_fields(coral)
     if not fields_in["text"].strip():
         return _answer(None)  # a comment with no text (e.g. only media): nothing for us to judge
@@ -216,6 +236,7 @@ def phase() -> Response:
     except ValidationError as error:
         errors = {_coral_path(field, coral): value for field, value in error.messages.items()}
         abort(422, errors=errors)
+    _refuse_replay_under_another_key(principal, submission)
     outcome = _service(coral["action"]).submit(principal, submission)
     if outcome.created:
         record_decision(outcome.comment, outcome.seconds)

@@ -8,7 +8,7 @@
 defined( 'ABSPATH' ) || exit;
 
 /**
- * POST /wp-json/moderation/v1/webhook: verify, deduplicate, find the comment, set its status.
+ * POST /wp-json/moderation/v1/webhook: verify, deduplicate, drop stale events, find the comment, set its status.
  */
 class Moderation_Connector_Webhook {
 
@@ -128,6 +128,16 @@ class Moderation_Connector_Webhook {
 			return new WP_REST_Response( array( 'result' => 'ignored' ), 200 );
 		}
 
+		// The delivery id is not signed, but the sequence is: a captured event re-sent under a new
+		// delivery id, or one that arrives after a later decision, is older than what we applied.
+		$sequence = isset( $event['sequence'] ) && is_int( $event['sequence'] ) ? $event['sequence'] : null;
+		$applied  = (int) get_comment_meta( $comment_id, Moderation_Connector::META_SEQUENCE, true );
+		if ( null !== $sequence && $sequence <= $applied ) {
+			Moderation_Connector::log( sprintf( 'webhook delivery %s ignored: sequence %d is not after %d', $delivery, $sequence, $applied ) );
+			$this->mark_processed( $seen_key );
+			return new WP_REST_Response( array( 'result' => 'stale' ), 200 );
+		}
+
 		$current = wp_get_comment_status( $comment_id );
 		$wanted  = array(
 			'approve' => 'approved',
@@ -147,6 +157,9 @@ class Moderation_Connector_Webhook {
 			}
 		}
 		update_comment_meta( $comment_id, Moderation_Connector::META_STATUS, (string) $event['status'] );
+		if ( null !== $sequence ) {
+			update_comment_meta( $comment_id, Moderation_Connector::META_SEQUENCE, $sequence );
+		}
 		$this->mark_processed( $seen_key );
 
 		return new WP_REST_Response(

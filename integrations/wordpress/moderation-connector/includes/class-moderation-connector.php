@@ -32,6 +32,9 @@ final class Moderation_Connector {
 	/** The last label reported back as feedback. */
 	const META_FEEDBACK = '_moderation_feedback';
 
+	/** Comment meta: the sequence number of the last webhook event applied to the comment. */
+	const META_SEQUENCE = '_moderation_sequence';
+
 	/**
 	 * The single instance.
 	 *
