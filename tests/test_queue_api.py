@@ -107,8 +107,9 @@ def test_review_changes_status_audits_labels_and_queues_an_event(held_app, actor
         events = list(session.scalars(select(OutboxEvent)))
     assert len(events) == 1
     assert events[0].payload | {"reviewed_at": None} == {
-        "event": "comment.status_changed", "comment_id": comment_id, "client_comment_id": "wp-9",
-        "status": "rejected", "label": "spam", "reviewer_role": "moderator", "reviewed_at": None,
+        "event": "comment.status_changed", "sequence": 1, "comment_id": comment_id,
+        "client_comment_id": "wp-9", "status": "rejected", "label": "spam", "reviewer_role": "moderator",
+        "reviewed_at": None,
     }  # fmt: skip
 
 
