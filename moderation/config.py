@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from moderation.pipeline.domain import parse_attribute_thresholds
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -75,6 +77,8 @@ class Settings:
     spam_reject: float = 0.9
     toxicity_hold: float = 0.5
     toxicity_reject: float = 0.9
+    # Per-attribute cut-offs, e.g. "threat:reject=0.8,identity_attack:hold=0.5"; none by default.
+    attribute_thresholds: tuple[str, ...] = ()
     flood_seconds: int = 15
     duplicate_seconds: int = 86_400
     min_elapsed_ms: int = 3_000
@@ -93,6 +97,10 @@ class Settings:
                 raise ConfigError(
                     f"{head} thresholds must satisfy 0 <= hold <= reject <= 1, got {hold} and {reject}"
                 )
+        try:
+            parse_attribute_thresholds(self.attribute_thresholds)
+        except ValueError as exc:
+            raise ConfigError(f"attribute_thresholds: {exc}") from None
         if self.max_links < 1:
             raise ConfigError("max_links must be at least 1")
         if self.request_read_seconds <= 0:

@@ -20,7 +20,7 @@ from moderation.classifier.features import GROUP_PLACEHOLDER, PreparedRecord, Re
 
 log = logging.getLogger(__name__)
 
-HEADS = ("spam", "toxicity")
+HEADS = ("spam", "toxicity")  # the heads that decide; a model may hold attribute heads too
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
@@ -82,8 +82,10 @@ class ModelBundle:
 
     def __post_init__(self) -> None:
         from moderation.classifier.fast import FastScorer
+        from moderation.pipeline.domain import ATTRIBUTE_HEADS
 
-        self.fast = FastScorer(self.pipelines, HEADS)
+        self.heads = HEADS + tuple(h for h in ATTRIBUTE_HEADS if h in self.pipelines)
+        self.fast = FastScorer(self.pipelines, self.heads)
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
@@ -139,7 +141,7 @@ class ModelBundle:
         prepared = [r if isinstance(r, PreparedRecord) else prepare(r) for r in records]
         features = self.pipelines["features"]
         matrix = features.transform(prepared)
-        return {head: head_scores(self.pipelines[head], matrix) for head in HEADS}
+        return {head: head_scores(self.pipelines[head], matrix) for head in self.heads}
 
     def analyze(self, record: Record) -> Analysis:
         """Score one record on the fast path, keeping its features for an explanation."""

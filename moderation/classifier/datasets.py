@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 LABELS = ("ham", "spam", "toxic")
 JIGSAW_COLUMNS = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
 _JIGSAW_TAGS = {
+    "severe_toxic": "severe",
     "obscene": "obscene",
     "threat": "threat",
     "insult": "insult",

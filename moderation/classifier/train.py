@@ -36,6 +36,7 @@ from moderation.classifier.bundle import (
 )
 from moderation.classifier.datasets import Dataset, Example, deduplicate
 from moderation.classifier.features import build_features, prepare
+from moderation.classifier.heads import ATTRIBUTE_HEADS, head_labels
 from moderation.classifier.suite import SuiteError, functionality_table, load_suite, run_suite
 from moderation.pipeline.domain import Thresholds
 
@@ -50,11 +51,20 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "mask_groups": True,
     "negation": True,
     "group_context": True,
+    # The attribute heads (insult, threat, ...) beside the two deciding heads; see heads.py. They
+    # decide nothing unless configured, so three calibration folds (not five) keep training short.
+    "attribute_heads": True,
+    "attribute_calibration_folds": 3,
 }
 
 
 def head_targets(examples: Sequence[Example], head: str) -> np.ndarray:
     return np.array([ex.label == HEAD_LABEL[head] for ex in examples], dtype=int)
+
+
+def model_heads(params: dict[str, Any]) -> tuple[str, ...]:
+    """The heads a model trained with params holds: the deciding two, then the attributes."""
+    return HEADS + (ATTRIBUTE_HEADS if params.get("attribute_heads") else ())
 
 
 def _classifier(params: dict[str, Any], seed: int) -> CalibratedClassifierCV:
@@ -89,11 +99,19 @@ def fit(examples: list[Example], params: dict[str, Any], seed: int) -> Fitted:
     prepared = [prepare(ex.record()) for ex in examples]
     matrix = features.fit_transform(prepared)
     heads: dict[str, Pipeline] = {}
-    for head in HEADS:
-        y = head_targets(examples, head)
-        if y.min() == y.max():
+    for head in model_heads(params):
+        y, known = head_labels(examples, head)
+        y = y[known]
+        if head in HEADS and y.min() == y.max():
             raise ValueError(f"training data has no positive and negative examples for {head}")
-        clf = _classifier(params, seed).fit(matrix, y)
+        head_params = (
+            params
+            if head in HEADS
+            else {**params, "calibration_folds": params["attribute_calibration_folds"]}
+        )
+        if min(int(y.sum()), int(len(y) - y.sum())) < head_params["calibration_folds"]:
+            continue  # an attribute the data hardly labels: the model goes without that head
+        clf = _classifier(head_params, seed).fit(matrix[known] if not known.all() else matrix, y)
         heads[head] = Pipeline([("features", features), ("classifier", clf)])
     return Fitted(features, heads)
 
@@ -106,7 +124,7 @@ def head_weights(pipeline: Pipeline) -> np.ndarray:
 
 def score_examples(fitted: Fitted, examples: Sequence[Example]) -> dict[str, np.ndarray]:
     matrix = fitted.features.transform([prepare(ex.record()) for ex in examples])
-    return {h: head_scores(fitted.heads[h], matrix) for h in HEADS}
+    return {h: head_scores(fitted.heads[h], matrix) for h in fitted.heads}
 
 
 def holdout_metrics(y: np.ndarray, p: np.ndarray, hold: float, reject: float) -> dict[str, Any]:
@@ -149,12 +167,11 @@ def train(
     )
     log(f"{len(examples)} distinct examples; {len(train_part)} to fit, {len(held_out)} held out")
     scores = score_examples(fit(list(train_part), params, seed), held_out)
-    metrics = {
-        head: holdout_metrics(
-            head_targets(held_out, head), scores[head], thresholds.hold(head), thresholds.reject(head)
-        )
-        for head in HEADS
-    }
+    metrics = {}
+    for head in scores:
+        y, known = head_labels(held_out, head)
+        hold, reject = thresholds.for_head(head)
+        metrics[head] = holdout_metrics(y[known], scores[head][known], hold, reject)
     log(f"held-out: {json.dumps(metrics)}")
     final = fit(examples, params, seed)
     now = datetime.now(UTC)
@@ -171,7 +188,7 @@ def train(
         "features": final.features,
         **final.heads,
         "feature_names": np.asarray(feature_names, dtype=object),
-        "weights": {head: head_weights(final.heads[head]) for head in HEADS},
+        "weights": {head: head_weights(final.heads[head]) for head in final.heads},
     }
     joblib.dump(payload, out / MODEL_FILE, compress=3)
     manifest = {
@@ -188,7 +205,7 @@ def train(
             "scipy": scipy.__version__,
             "joblib": joblib.__version__,
         },
-        "heads": list(HEADS),
+        "heads": list(final.heads),
         "thresholds": thresholds.as_dict(),
         "metrics": {"held_out": metrics},
         "files": {MODEL_FILE: {"sha256": sha256_file(out / MODEL_FILE)}},

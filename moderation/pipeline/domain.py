@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from moderation.pipeline.normalize import normalize
 
@@ -114,6 +114,41 @@ class Reason:
         return {"code": self.code, "message": self.message}
 
 
+# The model's attribute heads beside spam and toxicity (Perspective's names in lower case).
+ATTRIBUTE_HEADS = (
+    "severe_toxicity",
+    "insult",
+    "profanity",
+    "threat",
+    "identity_attack",
+    "sexually_explicit",
+)
+
+
+def parse_attribute_thresholds(
+    items: tuple[str, ...] | list[str],
+) -> dict[str, tuple[float | None, float | None]]:
+    """Read ``threat:reject=0.8``-style items into head -> (hold, reject); raise ValueError if malformed."""
+    out: dict[str, list[float | None]] = {}
+    for item in items:
+        head, sep, rest = item.partition(":")
+        which, eq, value = rest.partition("=")
+        head, which = head.strip().lower(), which.strip().lower()
+        if not sep or not eq or head not in ATTRIBUTE_HEADS or which not in ("hold", "reject"):
+            raise ValueError(
+                f"{item!r}: expected ATTRIBUTE:hold=VALUE or ATTRIBUTE:reject=VALUE with ATTRIBUTE one of "
+                + ", ".join(h.upper() for h in ATTRIBUTE_HEADS)
+            )
+        cut = float(value)
+        if not 0.0 <= cut <= 1.0:
+            raise ValueError(f"{item!r}: a threshold is between 0 and 1")
+        out.setdefault(head, [None, None])[0 if which == "hold" else 1] = cut
+    for head, (hold, reject) in out.items():
+        if hold is not None and reject is not None and hold > reject:
+            raise ValueError(f"{head}: hold {hold} is above reject {reject}")
+    return {head: (hold, reject) for head, (hold, reject) in out.items()}
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Score cut-offs per head: below `hold` approves, from `reject` on rejects, between holds."""
@@ -122,6 +157,9 @@ class Thresholds:
     spam_reject: float = 0.9
     toxicity_hold: float = 0.5
     toxicity_reject: float = 0.9
+    # Attribute heads act only where the configuration sets a cut-off for them: head -> (hold,
+    # reject), either may be None ("threat": (None, 0.8) rejects threats from 0.8, never holds).
+    attributes: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     def hold(self, head: str) -> float:
         return float(getattr(self, f"{head}_hold"))
@@ -129,8 +167,20 @@ class Thresholds:
     def reject(self, head: str) -> float:
         return float(getattr(self, f"{head}_reject"))
 
+    def for_head(self, head: str) -> tuple[float, float]:
+        """Hold and reject cut-offs of any head; unset attribute ones read as 0.5 and 0.9 (for reports)."""
+        if head in ("spam", "toxicity"):
+            return self.hold(head), self.reject(head)
+        hold, reject = self.attributes.get(head, (None, None))
+        return (0.5 if hold is None else hold), (0.9 if reject is None else reject)
+
     def as_dict(self) -> dict[str, dict[str, float]]:
-        return {h: {"hold": self.hold(h), "reject": self.reject(h)} for h in ("spam", "toxicity")}
+        out: dict[str, dict[str, float]] = {
+            h: {"hold": self.hold(h), "reject": self.reject(h)} for h in ("spam", "toxicity")
+        }
+        for head, (hold, reject) in sorted(self.attributes.items()):
+            out[head] = {k: v for k, v in (("hold", hold), ("reject", reject)) if v is not None}
+        return out
 
 
 @dataclass(frozen=True)

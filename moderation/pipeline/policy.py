@@ -44,12 +44,29 @@ def decide(signals: Iterable[Signal], scores: Mapping[str, float], thresholds: T
             rejects.append(Reason(head, SCORE_REASONS[head].message, {"score": round(value, 4)}))
         elif value >= thresholds.hold(head):
             uncertain_heads.append(head)
+    # An attribute with a configured cut-off rejects or holds on its own, as a toxicity reason whose
+    # detail names the attribute (Perspective's upper-case name), so the CMS acts as on toxicity.
+    attribute_holds: list[str] = []
+    for head, (hold, reject) in sorted(thresholds.attributes.items()):
+        if head not in scores:
+            continue
+        value = scores[head]
+        if reject is not None and value >= reject:
+            detail = {"score": round(value, 4), "attribute": head.upper()}
+            rejects.append(Reason("toxicity", SCORE_REASONS["toxicity"].message, detail))
+        elif hold is not None and value >= hold:
+            attribute_holds.append(head.upper())
 
     if rejects:
         rejects.sort(key=lambda r: _rank(r.code, _REJECT_ORDER))
         return Decision(Outcome.REJECT, tuple(rejects + holds), scores, signals)
 
-    uncertain = [Reason("uncertain", UNCERTAIN, {"heads": uncertain_heads})] if uncertain_heads else []
+    uncertain = []
+    if uncertain_heads or attribute_holds:
+        detail: dict[str, object] = {"heads": uncertain_heads}
+        if attribute_holds:
+            detail["attributes"] = attribute_holds
+        uncertain = [Reason("uncertain", UNCERTAIN, detail)]
     if holds:
         reasons = sorted(holds + uncertain, key=lambda r: _rank(r.code, _HOLD_ORDER))
         return Decision(Outcome.HOLD, tuple(reasons), scores, signals)

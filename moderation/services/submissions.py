@@ -9,7 +9,7 @@ from typing import Any
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
 from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
-from moderation.pipeline.domain import Submission, Thresholds
+from moderation.pipeline.domain import Submission, Thresholds, parse_attribute_thresholds
 from moderation.pipeline.policy import decide
 from moderation.services.blocklists import BlockLists
 from moderation.store.repository import (
@@ -40,7 +40,11 @@ def rules_from(settings: Settings) -> CheckRules:
 
 def thresholds_from(settings: Settings) -> Thresholds:
     return Thresholds(
-        settings.spam_hold, settings.spam_reject, settings.toxicity_hold, settings.toxicity_reject
+        settings.spam_hold,
+        settings.spam_reject,
+        settings.toxicity_hold,
+        settings.toxicity_reject,
+        parse_attribute_thresholds(settings.attribute_thresholds),
     )
 
 
