@@ -107,7 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
 
     store = Store(make_engine(settings.resolved_database_url))
-    models = ModelHolder(settings.model_dir)
+    models = ModelHolder(settings.model_dir, on_switch=metrics.set_model_version)
     bundle = models.load()
     metrics.set_model_version(bundle.version)
     app.extensions["moderation"] = Moderation(

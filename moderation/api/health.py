@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from moderation.classifier.bundle import ModelError
+from moderation.classifier.bundle import POINTER_FILE, ModelError
 from moderation.ops.metrics import metrics_response
 
 blp = Blueprint("health", __name__)
@@ -18,7 +18,13 @@ def healthz() -> Response:
 
 @blp.get("/readyz")
 def readyz() -> tuple[Response, int, dict[str, str]] | Response:
-    """The database answers and a model is loaded."""
+    """The database answers, a model is loaded and it is the version the pointer names.
+
+    While a newly promoted version loads in the background the worker keeps serving the old one
+    and stays ready (``model.state`` is ``loading``). When the new version is refused (its files
+    fail their checks) the worker keeps serving the old one but answers 503: what it serves is not
+    what CURRENT names (``model.state`` is ``refused``, with the reason).
+    """
     ext = current_app.extensions["moderation"]
     checks: dict[str, str] = {}
     try:
@@ -26,12 +32,22 @@ def readyz() -> tuple[Response, int, dict[str, str]] | Response:
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database means not ready
         checks["database"] = f"unavailable: {type(exc).__name__}"
+    model: dict[str, object] = {}
     try:
-        checks["model"] = ext.models.get().version
+        ext.models.get()
+        status = ext.models.status()
+        model = status.as_dict()
+        if status.state == "refused":
+            checks["model"] = (
+                f"mismatch: serving {status.serving}, {POINTER_FILE} names {status.current}, "
+                f"which was refused"
+            )
+        else:
+            checks["model"] = status.serving or "unavailable"
     except ModelError as exc:
         checks["model"] = f"unavailable: {exc}"
-    ready = checks["database"] == "ok" and not checks["model"].startswith("unavailable")
-    body = jsonify({"status": "ready" if ready else "unavailable", "checks": checks})
+    ready = checks["database"] == "ok" and not checks["model"].startswith(("unavailable", "mismatch"))
+    body = jsonify({"status": "ready" if ready else "unavailable", "checks": checks, "model": model})
     if ready:
         return body
     return body, 503, {"Retry-After": "5"}

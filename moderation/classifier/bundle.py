@@ -1,4 +1,9 @@
-"""Model bundles on disk: a joblib file of per-head pipelines plus a manifest that vouches for it."""
+"""Model bundles on disk: data-only model files plus a manifest that vouches for them.
+
+A version folder holds ``model.json`` and ``model.npz`` (see ``modelfile.py``: vocabularies, IDF,
+weights and calibration, no code) and ``manifest.json`` with each file's sha256. Loading checks
+every hash first, then reads the files as data; nothing in them can run code.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +13,37 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-import joblib
 import numpy as np
-import sklearn
 
 from moderation.classifier.features import GROUP_PLACEHOLDER, PreparedRecord, Record, prepare
+from moderation.classifier.modelfile import (
+    LEGACY_FILE,
+    MODEL_FILES,
+    LinearModel,
+    ModelFormatError,
+)
 
 log = logging.getLogger(__name__)
 
 HEADS = ("spam", "toxicity")  # the heads that decide; a model may hold attribute heads too
-MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
 
 
 def head_scores(pipeline: Any, matrix: Any) -> np.ndarray:
-    """Probabilities of one head from the shared feature matrix (skipping the shared first step)."""
+    """Probabilities of one fitted scikit-learn head from the shared feature matrix (training only)."""
     for _, step in pipeline.steps[1:-1]:
         matrix = step.transform(matrix)
     return pipeline.steps[-1][1].predict_proba(matrix)[:, 1]
 
 
 class ModelError(RuntimeError):
-    """A model bundle is missing, damaged or was built by an incompatible library."""
+    """A model bundle is missing, damaged, untrusted or in a format this code does not read."""
 
 
 def sha256_file(path: Path) -> str:
@@ -43,10 +52,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
 
 
 def versions_dir(model_dir: Path) -> Path:
@@ -71,56 +76,76 @@ def set_current_version(model_dir: Path, version: str) -> None:
     os.replace(tmp, pointer)
 
 
+def verify_files(path: Path, manifest: dict[str, Any]) -> None:
+    """Check that every model file exists and matches the sha256 its manifest gives."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise ModelError(f"model manifest {path / MANIFEST_FILE} lists no files")
+    missing = [name for name in MODEL_FILES if name not in files]
+    if missing:
+        if LEGACY_FILE in files or (path / LEGACY_FILE).exists():
+            raise ModelError(
+                f"model {path} is in the old pickle format ({LEGACY_FILE}), which can run code when "
+                "loaded; it is not loaded: retrain with `moderation train`"
+            )
+        raise ModelError(f"model manifest {path / MANIFEST_FILE} does not list {', '.join(missing)}")
+    for name in MODEL_FILES:
+        file = path / name
+        if not file.is_file():
+            raise ModelError(f"model file not found: {file}")
+        entry = files.get(name)
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        actual = sha256_file(file)
+        if not expected or actual != expected:
+            raise ModelError(
+                f"model file {file} does not match its manifest "
+                f"(sha256 {actual}, manifest says {expected}); refusing to load it"
+            )
+
+
 @dataclass
 class ModelBundle:
-    """The loaded, verified pipelines of one model version and its manifest."""
+    """The verified model of one version, ready to score, and its manifest."""
 
     version: str
     manifest: dict[str, Any]
-    pipelines: dict[str, Any]
+    model: LinearModel
     path: Path
+    feature_names: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         from moderation.classifier.fast import FastScorer
         from moderation.pipeline.domain import ATTRIBUTE_HEADS
 
-        self.heads = HEADS + tuple(h for h in ATTRIBUTE_HEADS if h in self.pipelines)
-        self.fast = FastScorer(self.pipelines, self.heads)
+        heads = tuple(self.model.heads)
+        if heads[: len(HEADS)] != HEADS or not set(heads[len(HEADS) :]) <= set(ATTRIBUTE_HEADS):
+            names = ", ".join(heads)
+            raise ModelError(
+                f"model {self.path} has the heads {names}, not {', '.join(HEADS)} and known attributes"
+            )
+        self.heads = heads
+        self.fast = FastScorer(self.model)
+        self.feature_names = self.model.feature_names()
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
-        """Load the bundle in path after checking its file hash and scikit-learn version."""
+        """Load the bundle in path after checking every model file against its manifest's hash."""
         path = Path(path)
         manifest_path = path / MANIFEST_FILE
-        model_path = path / MODEL_FILE
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ModelError(f"model manifest not found: {manifest_path}") from None
         except (OSError, ValueError) as exc:
             raise ModelError(f"model manifest unreadable: {manifest_path}: {exc}") from None
-        if not model_path.is_file():
-            raise ModelError(f"model file not found: {model_path}")
-        expected = manifest.get("files", {}).get(MODEL_FILE, {}).get("sha256")
-        actual = sha256_file(model_path)
-        if not expected or actual != expected:
-            raise ModelError(
-                f"model file {model_path} does not match its manifest "
-                f"(sha256 {actual}, manifest says {expected}); refusing to load it"
-            )
-        built_with = manifest.get("libraries", {}).get("scikit-learn", "")
-        if _minor(built_with) != _minor(sklearn.__version__):
-            raise ModelError(
-                f"model file {model_path} was built with scikit-learn {built_with or 'unknown'}, "
-                f"this service runs {sklearn.__version__}; retrain with `moderation train`"
-            )
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("version"), str):
+            raise ModelError(f"model manifest {manifest_path} names no version")
+        verify_files(path, manifest)
         try:
-            pipelines = joblib.load(model_path)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a damaged file
-            raise ModelError(f"model file {model_path} cannot be loaded: {exc}") from None
-        if not isinstance(pipelines, dict) or set(HEADS) - set(pipelines):
-            raise ModelError(f"model file {model_path} lacks the heads {', '.join(HEADS)}")
-        return cls(manifest["version"], manifest, pipelines, path)
+            model = LinearModel.read(path)
+        except ModelFormatError as exc:
+            raise ModelError(f"model {path} cannot be used: {exc}") from None
+        return cls(manifest["version"], manifest, model, path)
 
     @classmethod
     def load_current(cls, model_dir: Path) -> ModelBundle:
@@ -137,11 +162,9 @@ class ModelBundle:
         return self.manifest.get("thresholds", {})
 
     def score_many(self, records: Sequence[Record]) -> dict[str, np.ndarray]:
-        """Score many records at once on the vectorized path."""
+        """Score many records at once: one sparse matrix, one product per head."""
         prepared = [r if isinstance(r, PreparedRecord) else prepare(r) for r in records]
-        features = self.pipelines["features"]
-        matrix = features.transform(prepared)
-        return {head: head_scores(self.pipelines[head], matrix) for head in self.heads}
+        return self.fast.score_many(prepared)
 
     def analyze(self, record: Record) -> Analysis:
         """Score one record on the fast path, keeping its features for an explanation."""
@@ -169,7 +192,7 @@ class Analysis:
 
     def explain(self, top: int = 8) -> dict[str, list[dict[str, Any]]]:
         """Return, per head, the features that pushed the score up the most."""
-        names = self.bundle.pipelines["feature_names"]
+        names = self.bundle.feature_names
         result: dict[str, list[dict[str, Any]]] = {}
         for i, head in enumerate(HEADS):
             contributions = self.values * self.bundle.fast.weights[self.columns, i]
@@ -185,67 +208,183 @@ class Analysis:
         return result
 
 
-class ModelHolder:
-    """The service's current bundle, swapped when the pointer file changes; a bad new one is refused."""
+@dataclass(frozen=True)
+class ModelStatus:
+    """What a worker serves against what the pointer names, for /readyz and the logs."""
 
-    def __init__(self, model_dir: Path, check_interval: float = 2.0) -> None:
+    serving: str | None  # the version requests are scored with
+    current: str | None  # the version CURRENT names now
+    state: str  # "serving" (they agree), "loading" (the new one loads meanwhile) or "refused"
+    error: str | None = None
+
+    @property
+    def consistent(self) -> bool:
+        return self.serving is not None and self.serving == self.current
+
+    def as_dict(self) -> dict[str, Any]:
+        """Versions and state only: the reason for a refusal names server paths and goes to the log."""
+        return {"serving": self.serving, "current": self.current, "state": self.state}
+
+
+class ModelHolder:
+    """The bundle a process serves, following the pointer file from a background thread.
+
+    A watcher thread checks CURRENT every ``check_interval`` seconds; when it names another
+    version, the thread loads and verifies it while requests keep being scored with the bundle in
+    hand, then swaps it in. A version that fails its checks is refused: the process keeps what it
+    serves (every worker refuses the same file, so they stay on one version) and retries the same
+    pointer every ``retry_interval`` seconds in case the file is repaired in place.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        check_interval: float = 2.0,
+        retry_interval: float = 30.0,
+        on_switch: Callable[[str, str | None], None] | None = None,
+        watch: bool = True,
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.check_interval = check_interval
+        self.retry_interval = retry_interval
+        self.on_switch = on_switch
+        self.watch = watch  # False: nothing follows the pointer unless refresh() is called
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._bundle: ModelBundle | None = None
         self._pointer_seen: tuple[float, str | None] | None = None
-        self._next_check = 0.0
+        self._loading: str | None = None
+        self._refused: str | None = None
+        self._retry_at = 0.0
+        self._watcher_pid: int | None = None
+        self._wake = threading.Event()
         self.last_error: str | None = None
 
     def load(self) -> ModelBundle:
-        """Load the current bundle now, raising ModelError when it cannot be used."""
+        """Load the current bundle now, raising ModelError when it cannot be used (at start-up)."""
+        state = self._pointer_state()
         bundle = ModelBundle.load_current(self.model_dir)
-        with self._lock:
-            self._bundle = bundle
-            self._pointer_seen = self._pointer_state()
-            self.last_error = None
+        self._install(bundle, state)
         return bundle
 
     def _pointer_state(self) -> tuple[float, str | None]:
         pointer = self.model_dir / POINTER_FILE
         try:
-            mtime = pointer.stat().st_mtime
+            mtime = pointer.stat().st_mtime_ns / 1e9
         except FileNotFoundError:
             mtime = 0.0
         return mtime, current_version(self.model_dir)
 
     def get(self) -> ModelBundle:
-        """Return the bundle to score with, reloading first when a new version was promoted."""
-        now = time.monotonic()
-        if now >= self._next_check:
-            self._next_check = now + self.check_interval
-            self._maybe_reload()
-        if self._bundle is None:
+        """Return the bundle to score with now; never waits for a new version to load."""
+        if self.watch and self._watcher_pid != os.getpid():
+            self.start_watching()
+        bundle = self._bundle
+        if bundle is None:
             raise ModelError(self.last_error or "no model loaded")
-        return self._bundle
+        return bundle
 
-    def _maybe_reload(self) -> None:
+    def start_watching(self) -> None:
+        """Start this process's watcher thread (gunicorn's post_fork hook calls it in each worker)."""
+        with self._start_lock:
+            if self._watcher_pid == os.getpid():
+                return
+            self._wake = threading.Event()
+            thread = threading.Thread(
+                target=_watch, args=(weakref.ref(self), self._wake), name="model-watcher", daemon=True
+            )
+            thread.start()
+            self._watcher_pid = os.getpid()
+
+    def wake(self) -> None:
+        """Ask the watcher to look at the pointer now rather than at its next tick."""
+        self._wake.set()
+
+    def refresh(self) -> ModelStatus:
+        """Look at the pointer and, if it names another version, load it here and now.
+
+        The watcher thread calls this; so does gunicorn's master before it forks a worker, so a
+        new worker starts on the version the others serve rather than the one loaded at start-up.
+        """
         state = self._pointer_state()
-        if state == self._pointer_seen and self._bundle is not None:
-            return
-        try:
-            bundle = ModelBundle.load_current(self.model_dir)
-        except ModelError as exc:
-            # Keep serving the model we have; a bad promote must not take the service down.
-            self.last_error = str(exc)
-            self._pointer_seen = state
-            log.error("model reload refused: %s", exc)
-            return
+        version = state[1]
         with self._lock:
-            if self._bundle is None or bundle.version != self._bundle.version:
-                log.info("model version %s loaded", bundle.version)
+            served = self._bundle.version if self._bundle else None
+            retry = self._refused is not None and time.monotonic() >= self._retry_at
+            if (state == self._pointer_seen and not retry) or self._loading:
+                return self.status()
+            if version is None or version == served:
+                # No pointer (keep serving what we have) or the pointer names what we serve.
+                self._pointer_seen = state
+                self._refused = None
+                self.last_error = None if version else f"no {POINTER_FILE} file in {self.model_dir}"
+                return self.status()
+            self._loading = version
+        try:
+            bundle = ModelBundle.load(versions_dir(self.model_dir) / version)
+        except ModelError as exc:
+            with self._lock:
+                self._loading = None
+                self._pointer_seen = state
+                self._refused = version
+                self._retry_at = time.monotonic() + self.retry_interval
+                self.last_error = str(exc)
+            log.error("model %s refused, still serving %s: %s", version, served, exc)
+            return self.status()
+        except BaseException:
+            with self._lock:
+                self._loading = None
+            raise
+        self._install(bundle, state)
+        return self.status()
+
+    def _install(self, bundle: ModelBundle, state: tuple[float, str | None]) -> None:
+        with self._lock:
+            previous = self._bundle.version if self._bundle else None
             self._bundle = bundle
             self._pointer_seen = state
+            self._loading = None
+            self._refused = None
             self.last_error = None
+        if previous != bundle.version:
+            log.info("model version %s loaded (was %s)", bundle.version, previous)
+            if self.on_switch:
+                self.on_switch(bundle.version, previous)
+
+    def status(self) -> ModelStatus:
+        """Compare what this process serves with what the pointer names right now."""
+        current = current_version(self.model_dir)
+        bundle = self._bundle
+        serving = bundle.version if bundle else None
+        if serving is not None and serving == current:
+            return ModelStatus(serving, current, "serving")
+        if self._loading is not None and self._loading == current:
+            return ModelStatus(serving, current, "loading")
+        if self._refused is not None and self._refused == current:
+            return ModelStatus(serving, current, "refused", self.last_error)
+        if current is None:
+            return ModelStatus(serving, current, "refused", self.last_error or f"no {POINTER_FILE} file")
+        return ModelStatus(serving, current, "loading")  # noticed at the watcher's next tick
 
     @property
     def loaded(self) -> ModelBundle | None:
         return self._bundle
+
+
+def _watch(holder_ref: weakref.ref[ModelHolder], wake: threading.Event) -> None:
+    """The watcher loop; it ends when its holder is garbage (an app a test threw away)."""
+    while True:
+        holder = holder_ref()
+        if holder is None or holder._wake is not wake:
+            return
+        interval = max(holder.check_interval, 0.05)
+        try:
+            holder.refresh()
+        except Exception:  # noqa: BLE001 - the watcher must outlive any one failed check
+            log.exception("model watcher: checking %s failed", holder.model_dir)
+        del holder
+        wake.wait(interval)
+        wake.clear()
 
 
 def list_versions(model_dir: Path) -> Iterable[str]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import random
+import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import joblib
 import numpy as np
 import scipy
 import sklearn
@@ -26,17 +27,18 @@ from moderation.classifier.augment import augment
 from moderation.classifier.bundle import (
     HEADS,
     MANIFEST_FILE,
-    MODEL_FILE,
     ModelBundle,
     current_version,
     head_scores,
     set_current_version,
-    sha256_file,
     versions_dir,
 )
 from moderation.classifier.datasets import Dataset, Example, deduplicate
 from moderation.classifier.features import build_features, prepare
 from moderation.classifier.heads import ATTRIBUTE_HEADS, head_labels
+from moderation.classifier.modelfile import FORMAT as MODEL_FORMAT
+from moderation.classifier.modelfile import FORMAT_VERSION as MODEL_FORMAT_VERSION
+from moderation.classifier.modelfile import LinearModel
 from moderation.classifier.suite import SuiteError, functionality_table, load_suite, run_suite
 from moderation.pipeline.domain import Thresholds
 
@@ -183,35 +185,32 @@ def train(
         out = versions_dir(model_dir) / f"{version}-{suffix}"
     version = out.name
     out.mkdir(parents=True)
-    feature_names = final.features.named_steps["union"].get_feature_names_out()
-    payload = {
-        "features": final.features,
-        **final.heads,
-        "feature_names": np.asarray(feature_names, dtype=object),
-        "weights": {head: head_weights(final.heads[head]) for head in final.heads},
-    }
-    joblib.dump(payload, out / MODEL_FILE, compress=3)
+    model = LinearModel.from_fitted(final.features, final.heads, tuple(final.heads))
+    hashes = model.write(out)
+    bundle_model = LinearModel.read(out)
+    _check_reproduces(final, bundle_model, examples)
     manifest = {
         "version": version,
         "created": now.isoformat(timespec="seconds"),
         "seed": seed,
         "parameters": params,
-        "data": [ds.describe() for ds in datasets],
+        "code": code_version(),
+        "data": [_describe_data(ds, model_dir, out) for ds in datasets],
         "examples": {"distinct": len(examples), "fitted": len(train_part), "held_out": len(held_out)},
         "libraries": {
             "python": platform.python_version(),
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
             "scipy": scipy.__version__,
-            "joblib": joblib.__version__,
         },
         "heads": list(final.heads),
         "thresholds": thresholds.as_dict(),
         "metrics": {"held_out": metrics},
-        "files": {MODEL_FILE: {"sha256": sha256_file(out / MODEL_FILE)}},
+        "model_format": {"name": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION},
+        "files": {name: {"sha256": digest} for name, digest in sorted(hashes.items())},
         "training_seconds": round(time.perf_counter() - started, 2),
     }
-    suite = _suite_summary(ModelBundle(version, manifest, payload, out), thresholds, log)
+    suite = _suite_summary(ModelBundle(version, manifest, bundle_model, out), thresholds, log)
     if suite:
         manifest["suite"] = suite
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -219,6 +218,91 @@ def train(
     if make_current or (make_current is None and current_version(model_dir) is None):
         set_current_version(model_dir, version)
         log(f"{version} is now the current model")
+    return out
+
+
+# The saved model must give the fitted model's probabilities; checked on this many training rows.
+REPRODUCE_SAMPLE = 1000
+REPRODUCE_TOLERANCE = 1e-9
+
+
+def _check_reproduces(fitted: Fitted, model: LinearModel, examples: Sequence[Example]) -> None:
+    """Refuse to finish a model whose files, read back, do not score like the fitted Pipelines."""
+    from moderation.classifier.fast import FastScorer
+
+    step = max(1, len(examples) // REPRODUCE_SAMPLE)
+    sample = [prepare(ex.record()) for ex in examples[::step]]
+    matrix = fitted.features.transform(sample)
+    expected = {h: head_scores(fitted.heads[h], matrix) for h in fitted.heads}
+    scorer = FastScorer(model)
+    batch = scorer.score_many(sample)
+    single = [scorer.score(record) for record in sample]
+    for head in fitted.heads:
+        for path, scores in (("batch", batch[head]), ("single-comment", [s[head] for s in single])):
+            worst = float(np.max(np.abs(np.asarray(scores) - expected[head]), initial=0.0))
+            if worst > REPRODUCE_TOLERANCE:
+                raise RuntimeError(
+                    f"the saved model's {path} {head} scores differ from the fitted model's by {worst:.3g}"
+                )
+
+
+SNAPSHOT_FILE = "labels.jsonl"
+
+
+def _describe_data(dataset: Dataset, model_dir: Path, out: Path) -> dict[str, Any]:
+    """A data source for the manifest: no absolute paths; labels not read from a file are exported.
+
+    A file is named relative to the model folder when it lies inside it, else by its name alone;
+    its sha256 identifies it. Labels from the database (``train --from-db``) are written to
+    ``labels.jsonl`` in the version folder (text and label, no author fields: the model reads
+    neither) with that file's sha256, so ``train --data versions/V/labels.jsonl`` rebuilds the model.
+    """
+    entry = dataset.describe()
+    if dataset.sha256 and not dataset.path.startswith("database:"):
+        entry["path"] = _portable_path(dataset.path, model_dir)
+        return entry
+    name, n = SNAPSHOT_FILE, 1
+    while (out / name).exists():
+        n += 1
+        name = f"labels-{n}.jsonl"
+    lines = [
+        json.dumps({"text": ex.text, "label": ex.label, "tags": list(ex.tags), "source": ex.source},
+                   ensure_ascii=False, sort_keys=True)
+        for ex in dataset.examples
+    ]  # fmt: skip
+    raw = ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
+    (out / name).write_bytes(raw)
+    entry.update(path=name, origin=dataset.path, snapshot=name, sha256=hashlib.sha256(raw).hexdigest())
+    return entry
+
+
+def _portable_path(path: str, model_dir: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(model_dir).resolve()).as_posix()
+    except (ValueError, OSError):
+        return Path(path).name
+
+
+def code_version() -> dict[str, Any]:
+    """The package version and, in a git checkout of it, the commit (and whether files differ from it)."""
+    from moderation import __version__
+
+    out: dict[str, Any] = {"package": __version__, "commit": "unknown"}
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10, check=True
+        )
+        return done.stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return out  # installed inside some other repository: its commit says nothing about ours
+        out["commit"] = git("rev-parse", "HEAD")
+        out["dirty"] = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        pass
     return out
 
 

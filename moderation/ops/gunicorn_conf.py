@@ -39,8 +39,32 @@ def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook signatur
         multiprocess.mark_process_dead(worker.pid)
 
 
+def _models(server):  # noqa: ANN001, ANN202
+    """The preloaded app's ModelHolder, or None when the app was not preloaded or is not ours."""
+    app = getattr(server.app, "callable", None)
+    extensions = getattr(app, "extensions", None) or {}
+    moderation = extensions.get("moderation")
+    return getattr(moderation, "models", None)
+
+
 def pre_fork(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    # A worker forked now (a replacement, or after max_requests) starts with the master's model:
+    # bring it to the version CURRENT names first, so the new worker serves what the others serve
+    # from its first request. A version that fails its checks is refused here as in the workers.
+    models = _models(server)
+    if models is not None:
+        try:
+            models.refresh()
+        except Exception:  # noqa: BLE001 - never keep the master from forking over a model check
+            server.log.exception("model refresh before fork failed")
     # Everything loaded so far (the model's vocabularies and arrays, SQLAlchemy's metadata) lives as
     # long as the worker: keep it out of the cyclic garbage collector, whose full passes over it
     # took about 40 ms, and out of the pages a collection would touch and un-share after the fork.
     gc.freeze()
+
+
+def post_fork(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    # Each worker follows CURRENT from its own watcher thread, also while no request comes in.
+    models = _models(server)
+    if models is not None:
+        models.start_watching()
