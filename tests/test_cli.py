@@ -231,7 +231,7 @@ def test_evaluate_warns_loudly_about_training_rows_in_a_new_file(runner, env, tm
     result = runner.invoke(main, ["evaluate", "--data", str(concatenated), "--out", str(out), "--no-suite",
                                   "--bootstrap", "50"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert f"WARNING: {rows} of {rows} rows (100.0%) have the same text as training rows" in result.stderr
+    assert f"WARNING: {rows} of {rows} rows (100.00%) have the same text as training rows" in result.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["leakage"]["seen_rows"] == rows and metrics["leakage"]["files"][0]["seen"] == rows
     assert (out / "report.md").read_text().startswith(f"# Evaluation of {metrics['model']}\n\n> **WARNING")

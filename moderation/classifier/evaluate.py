@@ -138,8 +138,9 @@ def leakage_warning(leak: dict[str, Any], version: str) -> str | None:
     if not leak["seen_rows"]:
         return None
     where = ", ".join(f"{f['path']}: {f['seen']} of {f['rows']}" for f in leak["files"] if f["seen"])
+    share = leak["seen_rows"] / leak["rows"]
     return (
-        f"WARNING: {leak['seen_rows']} of {leak['rows']} rows ({leak['seen_share']:.1%}) have the same "
+        f"WARNING: {leak['seen_rows']} of {leak['rows']} rows ({share:.2%}) have the same "
         f"text as training rows of {version} ({where}); metrics on them overstate the model "
         "(use --drop-seen to measure only the unseen rows)"
     )
@@ -396,14 +397,14 @@ def figure(head: str, y: np.ndarray, p: np.ndarray, m: dict[str, Any]) -> Any:
     roc.plot(fpr, tpr, label=f"ROC-AUC {m['roc_auc']:.3f}")
     roc.plot([0, 1], [0, 1], linestyle=":", color="grey", label="chance")
     for name, r, marker, color in points:
-        roc.plot([r["fpr"]], [r["recall"]], marker=marker, color=color, linestyle="",
+        roc.plot([r["fpr"]], [r["recall"]], marker=marker, color=color, linestyle="", clip_on=False,
                  label=f"{name} ≥ {r['threshold']}: FPR {r['fpr']:.3f}, TPR {r['recall']:.3f}")  # fmt: skip
     roc.set(title=f"{head}: ROC", xlabel="false positive rate", ylabel="true positive rate")
     precision, recall, _ = precision_recall_curve(y, p)
     pr.plot(recall, precision, label=f"PR-AUC {m['pr_auc']:.3f}")
     pr.axhline(m["prevalence"], linestyle="--", color="grey", label=f"prevalence {m['prevalence']:.3f}")
     for name, r, marker, color in points:
-        pr.plot([r["recall"]], [r["precision"]], marker=marker, color=color, linestyle="",
+        pr.plot([r["recall"]], [r["precision"]], marker=marker, color=color, linestyle="", clip_on=False,
                 label=f"{name} ≥ {r['threshold']}: P {r['precision']:.3f}, R {r['recall']:.3f}")  # fmt: skip
     pr.set(title=f"{head}: precision-recall", xlabel="recall", ylabel="precision")
     cal.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfect")
@@ -534,7 +535,7 @@ def render(metrics: dict[str, Any]) -> str:
         f"- `{d['path']}` ({d['format']}, sha256 {d['sha256'][:12]}…): {d['labels']}" for d in metrics["data"]
     ]
     if leak:
-        checked = ", ".join(f"`{s}`" for s in leak["sources_checked"]) or "none"
+        checked = f"{len(leak['sources_checked'])} files" if leak["sources_checked"] else "none"
         lines += [
             "",
             f"Overlap with the training data (normalized text): {leak['seen_rows']} of {leak['rows']} rows"
