@@ -250,8 +250,13 @@ def test_evaluate_warns_loudly_about_training_rows_in_a_new_file(runner, env, tm
     assert metrics["heads"]["toxicity"]["positives"] == 1 and "spam" not in metrics["heads"]
 
 
-def test_evaluate_writes_and_refreshes_the_model_card(runner, env, model_dir, tmp_path):
-    version_dir = model_dir / "versions" / current_version(model_dir)
+def test_evaluate_writes_and_refreshes_the_model_card(runner, env, model_dir, tmp_path, monkeypatch):
+    import shutil
+
+    models = tmp_path / "models"  # a copy: this test writes into the version folder
+    shutil.copytree(model_dir, models)
+    monkeypatch.setenv("MODERATION_MODEL_DIR", str(models))
+    version_dir = models / "versions" / current_version(models)
     (version_dir / "model_card.md").unlink(missing_ok=True)
     only_card = runner.invoke(main, ["evaluate", "--card", "--no-suite"])
     assert only_card.exit_code == 0, only_card.output

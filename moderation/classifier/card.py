@@ -84,6 +84,8 @@ def render_card(manifest: dict[str, Any], evaluations: list[dict[str, Any]] | No
         ]
     lines += ["| source | format | rows | labels |", "|---|---|---|---|"]
     for ds in manifest.get("data") or []:
+        if not isinstance(ds, dict):
+            continue
         labels = ds.get("labels") or {}
         counts = ", ".join(f"{k} {v}" for k, v in labels.items()) if isinstance(labels, dict) else labels
         lines.append(
@@ -100,8 +102,11 @@ def render_card(manifest: dict[str, Any], evaluations: list[dict[str, Any]] | No
         "precision@reject | recall@reject |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    held_out = (manifest.get("metrics") or {}).get("held_out") or {}
+    metrics = manifest.get("metrics") if isinstance(manifest.get("metrics"), dict) else {}
+    held_out = metrics.get("held_out") if isinstance(metrics.get("held_out"), dict) else {}
     for head, m in held_out.items():
+        if not isinstance(m, dict):
+            continue
         lines.append(
             "| "
             + " | ".join(
@@ -144,7 +149,7 @@ def render_card(manifest: dict[str, Any], evaluations: list[dict[str, Any]] | No
                 )
     lines += ["", "## Fairness", ""]
     suite = manifest.get("suite")
-    if suite:
+    if isinstance(suite, dict) and suite:
         worst = suite.get("worst_false_hold") or {}
         bias = suite.get("bias") or {}
         lines += [
@@ -154,8 +159,8 @@ def render_card(manifest: dict[str, Any], evaluations: list[dict[str, Any]] | No
             f"({_cell(worst.get('identity'))}); bias score {_cell(bias.get('final'))} (overall AUC with "
             "the power means of subgroup, BPSN and BNSP AUC).",
         ]
-        identities = suite.get("identities") or {}
-        if identities:
+        identities = suite.get("identities")
+        if isinstance(identities, dict) and identities:
             lines += [
                 "",
                 "| identity | cases | pass rate | false-hold rate | missed rate | subgroup AUC | BPSN AUC | "
@@ -167,6 +172,7 @@ def render_card(manifest: dict[str, Any], evaluations: list[dict[str, Any]] | No
                 f"{_cell(r.get('false_hold_rate'))} | {_cell(r.get('missed_rate'))} | "
                 f"{_cell(r.get('subgroup_auc'))} | {_cell(r.get('bpsn_auc'))} | {_cell(r.get('bnsp_auc'))} |"
                 for name, r in identities.items()
+                if isinstance(r, dict)
             ]
     else:
         lines.append("The functional suite was not run for this version (no `suite` in the manifest).")

@@ -352,8 +352,10 @@ def per_subgroup(
     overall = _auc_or_none(y, p)
     if overall is not None:
         scores = bias_score(overall, groups)
-        result["bias"] = {k: round(v, 4) if isinstance(v, float) and math.isfinite(v) else v
-                          for k, v in scores.items()}  # fmt: skip
+        result["bias"] = {
+            k: (round(v, 4) if math.isfinite(v) else None) if isinstance(v, float) else v
+            for k, v in scores.items()
+        }
     return result
 
 
