@@ -199,11 +199,17 @@ def test_evaluate_writes_report_metrics_and_plots(runner, env, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     spam = metrics["heads"]["spam"]
     assert spam["positives"] == 1 and 0 <= spam["roc_auc"] <= 1
-    assert len(spam["per_threshold"]) == 19 and spam["calibration"]
+    cuts = [r["threshold"] for r in spam["per_threshold"]]
+    assert len(cuts) == 53 and 0.991 in cuts and 0.001 in cuts and spam["calibration"]
+    assert {"brier", "ece", "ci", "at_max_fpr"} <= set(spam) and "fpr" in spam["at_reject"]
+    assert metrics["leakage"]["seen_rows"] == 0 and "WARNING" not in result.output
     assert abs(sum(metrics["policy_share"].values()) - 1) < 1e-6
     assert (out / "spam.png").read_bytes()[:4] == b"\x89PNG"
     report = (out / "report.md").read_text()
-    assert "| threshold | precision | recall | F1 | flagged |" in report and "![spam](spam.png)" in report
+    assert (
+        "| threshold | precision | recall | FPR | F1 | flagged |" in report and "![spam](spam.png)" in report
+    )
+    assert "95% CI" in report and "expected calibration error" in report
 
 
 def test_evaluate_refuses_data_the_model_trained_on(runner, env):
@@ -225,10 +231,134 @@ def test_score_streams_a_csv_adding_two_columns(runner, env, tmp_path):
 
     with target.open() as fh:
         scored = list(csv.DictReader(fh))
-    assert len(scored) == 2501 and list(scored[0]) == ["id", "body", "spam", "toxicity"]
+    assert len(scored) == 2501 and list(scored[0]) == ["id", "body", "spam", "toxicity", "flag"]
     assert scored[-1]["id"] == "9999" and float(scored[-1]["spam"]) > float(scored[0]["spam"])
     missing = runner.invoke(main, ["score", "--input", str(source), "--output", str(target)])
     assert missing.exit_code != 0 and "no 'text' column" in missing.output
+
+
+def test_evaluate_warns_loudly_about_training_rows_in_a_new_file(runner, env, tmp_path):
+    corpus_files = [CORPUS / "ham_talk.jsonl", CORPUS / "toxic_talk.jsonl"]
+    concatenated = tmp_path / "two_corpus_files.jsonl"
+    concatenated.write_text("".join(p.read_text(encoding="utf-8") for p in corpus_files), encoding="utf-8")
+    rows = sum(1 for p in corpus_files for line in p.read_text(encoding="utf-8").splitlines() if line.strip())
+    out = tmp_path / "eval"
+    result = runner.invoke(main, ["evaluate", "--data", str(concatenated), "--out", str(out), "--no-suite",
+                                  "--bootstrap", "50"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"WARNING: {rows} of {rows} rows (100.00%) have the same text as training rows" in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["leakage"]["seen_rows"] == rows and metrics["leakage"]["files"][0]["seen"] == rows
+    assert (out / "report.md").read_text().startswith(f"# Evaluation of {metrics['model']}\n\n> **WARNING")
+    with_fresh = tmp_path / "mostly_seen.jsonl"
+    fresh = [
+        {"text": "Parish notice: the allotment water butts get new lids on Wednesday.", "label": "ham"},
+        {"text": "Lovely photos of the heron at the reservoir, thanks for sharing them.", "label": "ham"},
+        {"text": "You brainless cretin, crawl back under your rock and stay there.", "label": "toxic"},
+    ]
+    with_fresh.write_text(concatenated.read_text() + "".join(json.dumps(r) + "\n" for r in fresh))
+    dropped = runner.invoke(main, ["evaluate", "--data", str(with_fresh), "--out", str(out), "--no-suite",
+                                   "--bootstrap", "0", "--drop-seen"])  # fmt: skip
+    assert dropped.exit_code == 0, dropped.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["rows"] == 3 and metrics["leakage"]["dropped"] == rows
+    assert metrics["heads"]["toxicity"]["positives"] == 1 and "spam" not in metrics["heads"]
+
+
+def test_evaluate_writes_and_refreshes_the_model_card(runner, env, model_dir, tmp_path, monkeypatch):
+    import shutil
+
+    models = tmp_path / "models"  # a copy: this test writes into the version folder
+    shutil.copytree(model_dir, models)
+    monkeypatch.setenv("MODERATION_MODEL_DIR", str(models))
+    version_dir = models / "versions" / current_version(models)
+    (version_dir / "model_card.md").unlink(missing_ok=True)
+    only_card = runner.invoke(main, ["evaluate", "--card", "--no-suite"])
+    assert only_card.exit_code == 0, only_card.output
+    card = (version_dir / "model_card.md").read_text()
+    assert "## Intended use" in card and "## Limitations" in card
+    result = runner.invoke(main, ["evaluate", "--data", str(DATA / "jigsaw_sample.csv"), "--no-suite",
+                                  "--bootstrap", "20"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "threat: 1 positives" in result.output and "model card:" in result.output
+    assert "| jigsaw_sample | toxicity | 6 |" in (version_dir / "model_card.md").read_text()
+
+
+def _score(runner, source, target, *extra):
+    return runner.invoke(main, ["score", "--input", str(source), "--output", str(target), *extra])
+
+
+def test_score_reads_latin1_and_utf16_when_named_and_says_which_line_is_not_utf8(runner, env, tmp_path):
+    import csv
+
+    text = "id,text\n1,Caf\u00e9 au lait \u00e0 la gare\n2,Na\u00efve question about the r\u00e9sum\u00e9\n"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(text.encode("latin-1"))
+    target = tmp_path / "out.csv"
+    failed = _score(runner, latin, target)
+    assert failed.exit_code == 1 and isinstance(failed.exception, SystemExit)
+    message = failed.output.strip()
+    assert message.count("\n") == 0 and "line 2: bytes that are not valid utf-8" in message
+    assert "--encoding" in message and "Traceback" not in failed.output and not target.exists()
+    assert not list(tmp_path.glob(".out.csv*")), "no temporary file left behind"
+    assert _score(runner, latin, target, "--encoding", "latin-1").exit_code == 0
+    with target.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["text"] == "Caf\u00e9 au lait \u00e0 la gare" and float(rows[1]["toxicity"]) >= 0
+    wide = tmp_path / "wide.csv"
+    wide.write_bytes(text.encode("utf-16"))
+    assert _score(runner, wide, target).exit_code == 1
+    assert _score(runner, wide, target, "--encoding", "utf-16").exit_code == 0
+    with target.open(encoding="utf-8") as fh:
+        assert [r["text"] for r in csv.DictReader(fh)] == [r["text"] for r in rows]
+    unknown = _score(runner, latin, target, "--encoding", "klingon")
+    assert unknown.exit_code == 1 and "unknown encoding 'klingon'" in unknown.output
+
+
+def test_score_stops_at_bad_rows_with_their_number_and_keeps_no_partial_output(runner, env, tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("the previous result\n")
+    cases = {
+        "extra.csv": ("id,text,lang\n1,Hello there,en\n2,Fine thanks,en,oops\n", "row 2 (line 3): 4 fields"),
+        "short.csv": ("id,text,lang\n1,Hello there,en\n2,Fine thanks\n", "row 2 (line 3): 2 fields"),
+        "unclosed.csv": ('id,text\n1,Hello\n2,"This quote never closes\n3,more\n4,rows\n',
+                         "row 2 (line 3): a quoted cell is never closed"),
+        "stray.csv": ('id,text\n1,"Opened here\n2,and "closed" oddly\n3,fine\n',
+                      "row 1 (line 2): ',' expected after '\"'; is a quote left unclosed?"),
+        "huge.csv": ("id,text\n1,short\n2," + "x" * (11 * 1024 * 1024) + "\n",
+                     "row 2 (line 3): a cell is larger than 10 MiB"),
+    }  # fmt: skip
+    for name, (content, expected) in cases.items():
+        source = tmp_path / name
+        source.write_text(content)
+        result = _score(runner, source, target, "--batch-size", "1")
+        assert result.exit_code == 1, name
+        assert expected in result.output and result.output.strip().count("\n") == 0, (name, result.output)
+        assert target.read_text() == "the previous result\n", name
+        assert not list(tmp_path.glob(".out.csv*")), name
+
+
+def test_score_flags_empty_text_and_reports_progress_off_a_terminal(runner, env, tmp_path):
+    import csv
+
+    source = tmp_path / "in.csv"
+    rows = ["id,text"] + [f"{i},Comment {i} about the new cycle lane" for i in range(2500)]
+    rows[3] = "2,"
+    rows[10] = '9,"   "'
+    source.write_text("\n".join(rows) + "\n")
+    target = tmp_path / "out.csv"
+    result = _score(runner, source, target, "--batch-size", "500", "--progress-every", "1000")
+    assert result.exit_code == 0, result.output
+    assert "scored 2500 rows" in result.stdout and "2 with empty text flagged" in result.stdout
+    progress = [line for line in result.stderr.splitlines() if line.startswith("scored ")]
+    assert [line.split(" rows")[0] for line in progress] == ["scored 1000", "scored 2000"]
+    assert "% of the file" in progress[0]
+    with target.open() as fh:
+        scored = list(csv.DictReader(fh))
+    flagged = [r for r in scored if r["flag"]]
+    assert [r["id"] for r in flagged] == ["2", "9"] and {r["flag"] for r in flagged} == {"empty_text"}
+    assert flagged[0]["spam"] == "" and flagged[0]["toxicity"] == ""
+    assert all(r["spam"] for r in scored if not r["flag"]) and len(scored) == 2500
 
 
 def _small_corpus(model_dir: Path) -> None:
@@ -264,6 +394,8 @@ def test_train_with_public_formats_and_moderator_labels(runner, env, tmp_path, m
     assert {"jsonl", "jigsaw-csv", "youtube-spam-csv", "sms-spam-tsv", "labels"} <= set(formats)
     assert formats["labels"]["labels"] == {"ham": 0, "spam": 1, "toxic": 0}
     assert formats["jigsaw-csv"]["rows"] == 6 and len(formats["jigsaw-csv"]["sha256"]) == 64
+    card = (model_dir / "versions" / version / "model_card.md").read_text()
+    assert f"# Model card: {version}" in card and "| `jigsaw_sample.csv` | jigsaw-csv | 6 |" in card
     assert formats["jigsaw-csv"]["path"] == "jigsaw_sample.csv"  # outside the model folder: the name only
     assert str(tmp_path) not in json.dumps(manifest) and str(DATA) not in json.dumps(manifest)
     # The database labels used are exported beside the model, with their hash, text and label only.

@@ -1,5 +1,7 @@
 """Loaders for our corpus format and the public formats, on small fixtures written by us."""
 
+import json
+
 import pytest
 
 from moderation.classifier.datasets import DatasetError, load, load_corpus
@@ -75,3 +77,29 @@ def test_seed_corpus_meets_its_size_and_label_targets():
     toxic_tags = {t for ex in examples if ex.label == "toxic" for t in ex.tags}
     assert spam_tags >= {"link_spam", "scam", "promo", "adult", "pharma", "gibberish", "seo"}
     assert toxic_tags >= {"insult", "threat", "obscene", "identity_attack", "harassment"}
+
+
+def test_multi_label_and_identity_columns_are_kept_per_row(tmp_path):
+    jigsaw = load(DATA / "jigsaw_sample.csv")
+    assert [dict(ex.label_columns)["insult"] for ex in jigsaw.examples] == [0, 1, 0, 1, 0, 0]
+    assert [name for name, _ in jigsaw.examples[0].label_columns] == [
+        "toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate",
+    ]  # fmt: skip
+    civil = load(DATA / "civil_identities.csv")
+    assert civil.format == "jigsaw-bias-csv"
+    # target >= 0.5 is toxic; 0.1 (c3) is not; blank identity cells are no mention
+    assert [ex.label for ex in civil.examples][:5] == ["ham", "ham", "ham", "toxic", "toxic"]
+    assert civil.examples[3].groups == ("muslim",) and civil.examples[7].groups == ("female",)
+    assert dict(civil.examples[10].label_columns) == {
+        "toxicity": 1, "severe_toxicity": 1, "obscene": 0, "identity_attack": 0, "insult": 1, "threat": 1,
+    }  # fmt: skip
+    plain = tmp_path / "grouped.csv"
+    plain.write_text("text,label,groups\nhello neighbours,ham,Muslim; women\nok,ham,\n")
+    assert [ex.groups for ex in load(plain).examples] == [("muslim", "women"), ()]
+    lines = tmp_path / "grouped.jsonl"
+    rows = [
+        {"text": "a", "label": "ham", "groups": ["Jewish"]},
+        {"text": "b", "label": "ham", "groups": "x;y"},
+    ]
+    lines.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert [ex.groups for ex in load(lines).examples] == [("jewish",), ("x", "y")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -150,10 +151,30 @@ def promote(
 @click.option("--suite", "suite_name", default="functional", show_default=True,
               help="Test suite to run too: a folder name in model/suites/ or a path.")  # fmt: skip
 @click.option("--no-suite", is_flag=True, help="Skip the test suite.")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(0, 100_000),
+              help="Resamples for the ROC-AUC and PR-AUC confidence intervals (0: none).")  # fmt: skip
+@click.option("--seed", default=13, show_default=True, type=int, help="Seed of the bootstrap resamples.")
+@click.option("--drop-seen", is_flag=True,
+              help="Leave out rows whose text is in the model's training data (always counted).")  # fmt: skip
+@click.option("--card", is_flag=True,
+              help="(Re)write the version's model_card.md (alone with --no-suite: only that).")  # fmt: skip
 @pass_cli
-def evaluate(cli: CliContext, data_paths, kind, model_path, out, suite_name, no_suite) -> None:  # noqa: ANN001
+def evaluate(
+    cli: CliContext,
+    data_paths: tuple[str, ...],
+    kind: str | None,
+    model_path: str | None,
+    out: str | None,
+    suite_name: str,
+    no_suite: bool,
+    bootstrap: int,
+    seed: int,
+    drop_seen: bool,
+    card: bool,
+) -> None:
     """Measure a model on labelled data and on the functional test suite."""
     from moderation.classifier import bundle as bundles
+    from moderation.classifier.card import write_card
     from moderation.classifier.datasets import DatasetError, load
     from moderation.classifier.evaluate import EvaluationError
     from moderation.classifier.evaluate import evaluate as run_evaluation
@@ -170,27 +191,49 @@ def evaluate(cli: CliContext, data_paths, kind, model_path, out, suite_name, no_
         cases = [] if no_suite else load_suite(suite_name)
     except (bundles.ModelError, DatasetError, SuiteError) as exc:
         raise click.ClickException(str(exc)) from None
+
+    def refresh_card() -> None:
+        click.echo(f"model card: {write_card(bundle.path)}")
+
     if not datasets and not cases:
+        if card:
+            refresh_card()
+            return
         raise click.UsageError("nothing to evaluate: give --data files, or leave the suite on")
     name = Path(data_paths[0]).stem if data_paths else f"suite-{Path(suite_name).name}"
     target = Path(out) if out else bundle.path / "evaluations" / name
     if not datasets:
         click.echo(functionality_table(evaluate_suite(bundle, cases, cli.thresholds(), target)))
         click.echo(f"report: {target / 'suite.md'}")
+        if card:
+            refresh_card()
         return
     try:
-        result = run_evaluation(bundle, datasets, cli.thresholds(), target, cases)
+        result = run_evaluation(
+            bundle, datasets, cli.thresholds(), target, cases, bootstrap=bootstrap, seed=seed,
+            drop_seen=drop_seen, warn=lambda message: click.secho(message, fg="red", bold=True, err=True),
+        )  # fmt: skip
     except EvaluationError as exc:
         raise click.ClickException(str(exc)) from None
     if result.suite:
         click.echo(functionality_table(result.suite))
     for head, m in result.metrics["heads"].items():
         hold, reject = m["at_hold"], m["at_reject"]
+        ci = m["ci"].get("roc_auc")
         click.echo(
-            f"{head}: ROC-AUC {m['roc_auc']} PR-AUC {m['pr_auc']} | hold@{hold['threshold']} "
-            f"P {hold['precision']} R {hold['recall']} | reject@{reject['threshold']} "
-            f"P {reject['precision']} R {reject['recall']}"
+            f"{head}: ROC-AUC {m['roc_auc']}"
+            + (f" [{ci[0]}, {ci[1]}]" if ci else "")
+            + f" PR-AUC {m['pr_auc']} ECE {m['ece']} | hold@{hold['threshold']} P {hold['precision']} "
+            f"R {hold['recall']} FPR {hold['fpr']} | reject@{reject['threshold']} P {reject['precision']} "
+            f"R {reject['recall']} FPR {reject['fpr']}"
         )
+    for label, r in result.metrics.get("labels", {}).items():
+        click.echo(
+            f"  {label}: {r['positives']} positives, ROC-AUC {r['roc_auc']}, "
+            f"recall@hold {r['recall_at_hold']}"
+        )
+    if card or not out:
+        refresh_card()
     click.echo(f"report: {target / 'report.md'}")
 
 
@@ -199,47 +242,58 @@ def evaluate(cli: CliContext, data_paths, kind, model_path, out, suite_name, no_
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="The input's encoding, e.g. latin-1, utf-16 (the output is always UTF-8).")  # fmt: skip
+@click.option("--progress-every", default=100_000, show_default=True, type=click.IntRange(1),
+              help="When stderr is not a terminal: a progress line after every this many rows.")  # fmt: skip
 @pass_cli
-def score(cli: CliContext, input_path: str, output_path: str, text_column: str, batch_size: int) -> None:
-    """Add spam and toxicity probability columns to a CSV, streaming it in bounded memory."""
-    import csv
+def score(
+    cli: CliContext,
+    input_path: str,
+    output_path: str,
+    text_column: str,
+    batch_size: int,
+    encoding: str,
+    progress_every: int,
+) -> None:
+    """Add spam, toxicity and flag columns to a CSV, streaming it in bounded memory.
 
+    The output is written under a temporary name and renamed into place only when every row was
+    scored. Rows with empty text are not scored: their flag column says empty_text.
+    """
     from moderation.classifier import bundle as bundles
+    from moderation.classifier.scorefile import ScoreInputError, score_csv
 
-    csv.field_size_limit(10 * 1024 * 1024)
     try:
         bundle = bundles.ModelBundle.load_current(Path(cli.settings.model_dir))
     except bundles.ModelError as exc:
         raise click.ClickException(str(exc)) from None
+    if not Path(output_path).resolve().parent.is_dir():
+        raise click.ClickException(f"the folder of {output_path} does not exist")
     size = os.path.getsize(input_path)
-    rows_done = 0
-    with (
-        open(input_path, encoding="utf-8-sig", newline="") as src,
-        open(output_path, "w", encoding="utf-8", newline="") as dst,
-        click.progressbar(length=size, label="scoring", file=sys.stderr) as progress,
-    ):
-        reader = csv.DictReader(src)
-        if not reader.fieldnames or text_column not in reader.fieldnames:
-            raise click.ClickException(f"{input_path} has no {text_column!r} column: {reader.fieldnames}")
-        writer = csv.DictWriter(dst, fieldnames=[*reader.fieldnames, "spam", "toxicity"])
-        writer.writeheader()
+    on_terminal = sys.stderr.isatty()
+    shown = {"rows": 0, "bytes": 0}
+    # On a terminal a progress bar; otherwise (a log, a pipe) a plain line every progress_every rows.
+    bar_context = (
+        click.progressbar(length=size, label="scoring", file=sys.stderr) if on_terminal else nullcontext()
+    )
+    with bar_context as bar:
 
-        def flush(batch: list[dict[str, str]]) -> None:
-            scores = bundle.score_many([row[text_column] or "" for row in batch])
-            for i, row in enumerate(batch):
-                row["spam"] = f"{scores['spam'][i]:.6f}"
-                row["toxicity"] = f"{scores['toxicity'][i]:.6f}"
-            writer.writerows(batch)
-            progress.update(sum(len(v or "") + 1 for row in batch for v in row.values()))
+        def progress(rows: int, done: int, total: int) -> None:
+            if on_terminal:
+                bar.update(done - shown["bytes"])
+                shown["bytes"] = done
+            elif rows // progress_every > shown["rows"] // progress_every:
+                share = f" ({done / total:.0%} of the file)" if total else ""
+                click.echo(f"scored {rows} rows{share}", err=True)
+            shown["rows"] = rows
 
-        batch: list[dict[str, str]] = []
-        for row in reader:
-            batch.append(row)
-            if len(batch) >= batch_size:
-                flush(batch)
-                rows_done += len(batch)
-                batch = []
-        if batch:
-            flush(batch)
-            rows_done += len(batch)
-    click.echo(f"scored {rows_done} rows into {output_path}")
+        try:
+            summary = score_csv(bundle, Path(input_path), Path(output_path), text_column, encoding,
+                                batch_size, progress)  # fmt: skip
+        except ScoreInputError as exc:
+            raise click.ClickException(f"{input_path}: {exc}") from None
+        except OSError as exc:
+            raise click.ClickException(f"cannot score {input_path} into {output_path}: {exc}") from None
+    flagged = f" ({summary.empty} with empty text flagged, not scored)" if summary.empty else ""
+    click.echo(f"scored {summary.rows} rows into {output_path}{flagged}")

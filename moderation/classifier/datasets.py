@@ -12,6 +12,16 @@ from typing import Iterable, Iterator
 
 LABELS = ("ham", "spam", "toxic")
 JIGSAW_COLUMNS = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
+# The Jigsaw unintended-bias (Civil Comments) format: a toxicity fraction in `target`, fractions
+# for each kind of toxicity, and the fraction of annotators who saw each identity mentioned.
+BIAS_LABEL_COLUMNS = ("severe_toxicity", "obscene", "identity_attack", "insult", "threat", "sexual_explicit")
+IDENTITY_COLUMNS = (
+    "male", "female", "transgender", "other_gender", "heterosexual", "homosexual_gay_or_lesbian",
+    "bisexual", "other_sexual_orientation", "christian", "jewish", "muslim", "hindu", "buddhist",
+    "atheist", "other_religion", "black", "white", "asian", "latino", "other_race_or_ethnicity",
+    "physical_disability", "intellectual_or_learning_disability", "psychiatric_or_mental_illness",
+    "other_disability",
+)  # fmt: skip
 _JIGSAW_TAGS = {
     "severe_toxic": "severe",
     "obscene": "obscene",
@@ -37,6 +47,10 @@ class Example:
     url: str = ""
     source: str = ""
     weight: float = 1.0
+    # Multi-label files: each label column's 0/1 value ("toxic", "threat", ...), for per-label reports.
+    label_columns: tuple[tuple[str, int], ...] = ()
+    # The identity groups the row mentions (group columns >= 0.5, or a `groups` field), for subgroup reports.
+    groups: tuple[str, ...] = ()
 
     def record(self) -> dict[str, str]:
         return {"text": self.text, "name": self.name, "email": self.email, "url": self.url}
@@ -76,6 +90,31 @@ def _label_from(value: object, kind: str | None, where: str) -> str:
     raise DatasetError(f"{where}: unknown label {value!r} (expected ham, spam, toxic, 0 or 1)")
 
 
+def _truthy(value: object) -> bool:
+    """A 0/1, true/false or annotator-fraction cell: set when 1, true or at least 0.5."""
+    text = str(value if value is not None else "").strip().lower()
+    if text in {"true", "yes"}:
+        return True
+    try:
+        return float(text) >= 0.5
+    except ValueError:
+        return False
+
+
+def _groups(row: dict[str, str], columns: dict[str, str]) -> tuple[str, ...]:
+    """The identity groups a CSV row mentions: Jigsaw identity columns, or a `groups` column (a;b)."""
+    found = [name for name in IDENTITY_COLUMNS if name in columns and _truthy(row.get(columns[name]))]
+    for key in ("groups", "group"):
+        if key in columns:
+            found += [g.strip().lower() for g in str(row.get(columns[key]) or "").split(";") if g.strip()]
+    return tuple(dict.fromkeys(found))
+
+
+def _json_groups(value: object) -> tuple[str, ...]:
+    items = value.split(";") if isinstance(value, str) else value if isinstance(value, list) else []
+    return tuple(dict.fromkeys(str(g).strip().lower() for g in items if str(g).strip()))
+
+
 def guess_kind(path: Path) -> str | None:
     """Guess which head a numerically labelled file is for from its name."""
     name = path.name.lower()
@@ -105,6 +144,7 @@ def _read_jsonl(path: Path, text: str, kind: str | None) -> Iterator[Example]:
             email=str(row.get("email") or ""),
             url=str(row.get("url") or ""),
             source=str(path),
+            groups=_json_groups(row.get("groups")),
         )
 
 
@@ -133,9 +173,23 @@ def _read_csv(path: Path, text: str, kind: str | None) -> tuple[str, Iterator[Ex
                 flags = {c: str(row[columns[c]]).strip() in {"1", "1.0", "true"} for c in JIGSAW_COLUMNS}
                 tags = tuple(tag for col, tag in _JIGSAW_TAGS.items() if flags[col])
                 label = "toxic" if any(flags.values()) else "ham"
-                yield Example(row[text_col], label, tags, source=str(path))
+                yield Example(row[text_col], label, tags, source=str(path),
+                              label_columns=tuple((c, int(flags[c])) for c in JIGSAW_COLUMNS),
+                              groups=_groups(row, columns))  # fmt: skip
 
         return "jigsaw-csv", jigsaw()
+    if "target" in columns and ("comment_text" in columns or "text" in columns):
+        text_col = columns.get("comment_text") or columns["text"]
+        present = [c for c in BIAS_LABEL_COLUMNS if c in columns]
+
+        def civil() -> Iterator[Example]:
+            for row in reader:
+                toxic = _truthy(row[columns["target"]])
+                flags = [("toxicity", int(toxic))] + [(c, int(_truthy(row[columns[c]]))) for c in present]
+                yield Example(row[text_col], "toxic" if toxic else "ham", source=str(path),
+                              label_columns=tuple(flags), groups=_groups(row, columns))  # fmt: skip
+
+        return "jigsaw-bias-csv", civil()
     if "text" in columns and "label" in columns:
         text_col, label_col = columns["text"], columns["label"]
 
@@ -148,12 +202,13 @@ def _read_csv(path: Path, text: str, kind: str | None) -> tuple[str, Iterator[Ex
                     email=row.get(columns.get("email", ""), "") or "",
                     url=row.get(columns.get("url", ""), "") or "",
                     source=str(path),
+                    groups=_groups(row, columns),
                 )
 
         return "text-label-csv", plain()
     raise DatasetError(
         f"{path}: unrecognised CSV header {reader.fieldnames}; expected text,label or "
-        "Jigsaw's six label columns or YouTube's CONTENT,CLASS"
+        "Jigsaw's six label columns, Jigsaw's comment_text,target or YouTube's CONTENT,CLASS"
     )
 
 

@@ -33,6 +33,7 @@ from moderation.classifier.bundle import (
     set_current_version,
     versions_dir,
 )
+from moderation.classifier.card import write_card
 from moderation.classifier.datasets import Dataset, Example, deduplicate
 from moderation.classifier.features import build_features, prepare
 from moderation.classifier.heads import ATTRIBUTE_HEADS, head_labels
@@ -215,6 +216,7 @@ def train(
         manifest["suite"] = suite
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(_report(manifest), encoding="utf-8")
+    write_card(out)  # model_card.md from the manifest just written (moderation/classifier/card.py)
     if make_current or (make_current is None and current_version(model_dir) is None):
         set_current_version(model_dir, version)
         log(f"{version} is now the current model")
