@@ -19,6 +19,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 from moderation.classifier.bundle import HEADS, ModelBundle
 from moderation.classifier.datasets import Dataset, DatasetError, Example, load
 from moderation.classifier.features import prepare
+from moderation.classifier.heads import head_labels
 from moderation.classifier.suite import SuiteCase, SuiteResult, bias_score, evaluate_suite, render_suite
 from moderation.classifier.train import head_targets
 from moderation.pipeline.domain import Thresholds
@@ -293,25 +294,44 @@ def _ranking_summary(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     }
 
 
-def per_label(examples: Sequence[Example], p: np.ndarray, thresholds: Thresholds) -> dict[str, Any]:
-    """Each label column of a multi-label file against the toxicity head's scores."""
+# Each public label column and the head of ours that answers the same question (Jigsaw's
+# toxic-comment columns and the Civil Comments ones); a column whose head the model lacks is
+# measured against the toxicity head.
+NEAREST_HEAD = {
+    "toxic": "toxicity",
+    "toxicity": "toxicity",
+    "severe_toxic": "severe_toxicity",
+    "severe_toxicity": "severe_toxicity",
+    "obscene": "profanity",
+    "threat": "threat",
+    "insult": "insult",
+    "identity_hate": "identity_attack",
+    "identity_attack": "identity_attack",
+    "sexual_explicit": "sexually_explicit",
+}
+
+
+def per_label(
+    examples: Sequence[Example], scores: dict[str, np.ndarray], thresholds: Thresholds
+) -> dict[str, Any]:
+    """Each label column of a multi-label file against the scores of its nearest head."""
     names = list(dict.fromkeys(name for ex in examples for name, _ in ex.label_columns))
     out: dict[str, Any] = {}
     for name in names:
+        head = NEAREST_HEAD.get(name, "toxicity")
+        head = head if head in scores else "toxicity"
+        hold, reject = thresholds.for_head(head)
         rows = [i for i, ex in enumerate(examples) if any(n == name for n, _ in ex.label_columns)]
         y = np.array([dict(examples[i].label_columns)[name] for i in rows], dtype=int)
-        q = p[rows]
+        q = np.asarray(scores[head], dtype=float)[rows]
         positives = int(y.sum())
         out[name] = {
+            "head": head,
             "rows": len(rows),
             "positives": positives,
             **_ranking_summary(y, q),
-            "recall_at_hold": round(float((q[y == 1] >= thresholds.hold("toxicity")).mean()), 4)
-            if positives
-            else None,
-            "recall_at_reject": round(float((q[y == 1] >= thresholds.reject("toxicity")).mean()), 4)
-            if positives
-            else None,
+            "recall_at_hold": round(float((q[y == 1] >= hold).mean()), 4) if positives else None,
+            "recall_at_reject": round(float((q[y == 1] >= reject).mean()), 4) if positives else None,
         }
     return out
 
@@ -375,8 +395,8 @@ def head_metrics(
         else {},
         "brier": round(brier(y, p), 4),
         "ece": round(expected_calibration_error(y, p), 4),
-        "at_hold": _at(y, p, thresholds.hold(head)),
-        "at_reject": _at(y, p, thresholds.reject(head)),
+        "at_hold": _at(y, p, thresholds.for_head(head)[0]),
+        "at_reject": _at(y, p, thresholds.for_head(head)[1]),
         "at_max_fpr": thresholds_for_fpr(y, p),
         "per_threshold": [_at(y, p, cut) for cut in GRID],
         "calibration": calibration,
@@ -477,9 +497,9 @@ def evaluate(
     }
     if out:
         out.mkdir(parents=True, exist_ok=True)
-    for head in HEADS:
-        y = head_targets(examples, head)
-        p = np.asarray(scores[head])
+    for head in bundle.heads:
+        y, known = head_labels(examples, head)  # attribute heads: rows whose tags say
+        y, p = y[known], np.asarray(scores[head])[known]
         if not 0 < y.sum() < len(y):
             continue
         m = head_metrics(y, p, thresholds, head, bootstrap, seed)
@@ -488,7 +508,7 @@ def evaluate(
     if not metrics["heads"]:
         raise EvaluationError("the data has no head with both positive and negative examples")
     toxicity = np.asarray(scores["toxicity"], dtype=float)
-    labels = per_label(examples, toxicity, thresholds)
+    labels = per_label(examples, scores, thresholds)
     if labels:
         metrics["labels"] = labels
     subgroups = per_subgroup(
@@ -608,16 +628,18 @@ def render(metrics: dict[str, Any]) -> str:
     if metrics.get("labels"):
         lines += [
             "",
-            "## Per label (toxicity head)",
+            "## Per label",
             "",
-            "Each label column of the file against the toxicity score: the label's rows are the "
-            "positives, every other row (including other kinds of toxicity) a negative.",
+            "Each label column of the file against the score of its nearest head (obscene against "
+            "profanity, identity_hate against identity_attack, ...; the toxicity head where the model "
+            "has no such head): the label's rows are the positives, every other row a negative.",
             "",
-            "| label | rows | positives | ROC-AUC | PR-AUC | recall@hold | recall@reject |",
-            "|---|---|---|---|---|---|---|",
+            "| label | head | rows | positives | ROC-AUC | PR-AUC | recall@hold | recall@reject |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {name} | {r['rows']} | {r['positives']} | {_fmt(r['roc_auc'])} | {_fmt(r['pr_auc'])} | "
+            f"| {name} | {r.get('head', 'toxicity')} | {r['rows']} | {r['positives']} | "
+            f"{_fmt(r['roc_auc'])} | {_fmt(r['pr_auc'])} | "
             f"{_fmt(r['recall_at_hold'])} | {_fmt(r['recall_at_reject'])} |"
             for name, r in metrics["labels"].items()
         ]
