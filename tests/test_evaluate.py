@@ -151,14 +151,23 @@ def test_the_figure_shows_auc_operating_points_prevalence_and_bin_counts():
     assert any("ECE" in t.get_text() for t in cal.get_legend().get_texts())
 
 
-def test_a_multi_label_file_is_reported_per_label_against_the_toxicity_head(bundle, tmp_path):
+def test_a_multi_label_file_is_reported_per_label_against_its_nearest_head(bundle, tmp_path):
     result = evaluate(bundle, [load(DATA / "jigsaw_sample.csv")], Thresholds(), tmp_path, bootstrap=50)
     labels = result.metrics["labels"]
     assert list(labels) == list(JIGSAW_COLUMNS)
     assert labels["toxic"]["positives"] == 4 and labels["threat"]["positives"] == 1
     assert labels["severe_toxic"]["positives"] == 0 and labels["severe_toxic"]["roc_auc"] is None
     assert labels["toxic"]["roc_auc"] == result.metrics["heads"]["toxicity"]["roc_auc"]
-    assert "## Per label (toxicity head)" in result.report and "| threat | 6 | 1 |" in result.report
+    heads = {name: r["head"] for name, r in labels.items()}
+    assert heads == {
+        "toxic": "toxicity",
+        "severe_toxic": "severe_toxicity",
+        "obscene": "profanity",
+        "threat": "threat",
+        "insult": "insult",
+        "identity_hate": "identity_attack",
+    }
+    assert "## Per label" in result.report and "| threat | threat | 6 | 1 |" in result.report
     plain = evaluate(bundle, [load(DATA / "plain.csv")], Thresholds(), bootstrap=0)
     assert "labels" not in plain.metrics and "Per label" not in plain.report
 
