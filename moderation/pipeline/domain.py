@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from moderation.pipeline.normalize import normalize
 
@@ -114,14 +114,22 @@ class Reason:
         return {"code": self.code, "message": self.message}
 
 
+THRESHOLD_HEADS = ("spam", "toxicity")
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Score cut-offs per head: below `hold` approves, from `reject` on rejects, between holds."""
+    """Score cut-offs per head: below `hold` approves, from `reject` on rejects, between holds.
+
+    `sources` says where each value came from when the thresholds were resolved for a model
+    (`resolve`): "model" (its manifest), "configuration" (an explicit setting) or "default".
+    """
 
     spam_hold: float = 0.5
     spam_reject: float = 0.9
     toxicity_hold: float = 0.5
     toxicity_reject: float = 0.9
+    sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def hold(self, head: str) -> float:
         return float(getattr(self, f"{head}_hold"))
@@ -130,7 +138,39 @@ class Thresholds:
         return float(getattr(self, f"{head}_reject"))
 
     def as_dict(self) -> dict[str, dict[str, float]]:
-        return {h: {"hold": self.hold(h), "reject": self.reject(h)} for h in ("spam", "toxicity")}
+        return {h: {"hold": self.hold(h), "reject": self.reject(h)} for h in THRESHOLD_HEADS}
+
+    def source(self, head: str, which: str) -> str:
+        return dict(self.sources).get(f"{head}_{which}", "default")
+
+    def sources_dict(self) -> dict[str, dict[str, str]]:
+        return {h: {w: self.source(h, w) for w in ("hold", "reject")} for h in THRESHOLD_HEADS}
+
+    @classmethod
+    def resolve(
+        cls, model: Mapping[str, Any] | None, overrides: Mapping[str, float] | None = None
+    ) -> Thresholds:
+        """The thresholds that apply to a model: an explicit setting, else the model's own, else the default.
+
+        model is the manifest's "thresholds" mapping ({"spam": {"hold": 0.5, "reject": 0.9}, ...});
+        overrides maps setting names (spam_hold, ...) to the values the configuration sets.
+        """
+        defaults = cls()
+        values: dict[str, float] = {}
+        sources: list[tuple[str, str]] = []
+        for head in THRESHOLD_HEADS:
+            own = (model or {}).get(head) if isinstance(model, Mapping) else None
+            for which in ("hold", "reject"):
+                name = f"{head}_{which}"
+                value = own.get(which) if isinstance(own, Mapping) else None
+                if overrides and name in overrides:
+                    values[name], origin = float(overrides[name]), "configuration"
+                elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+                    values[name], origin = float(value), "model"
+                else:
+                    values[name], origin = float(getattr(defaults, name)), "default"
+                sources.append((name, origin))
+        return cls(**values, sources=tuple(sources))
 
 
 @dataclass(frozen=True)

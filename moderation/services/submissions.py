@@ -6,7 +6,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from moderation.classifier.bundle import ModelHolder
+from moderation.classifier.bundle import ModelBundle, ModelError, ModelHolder
 from moderation.config import Settings
 from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
 from moderation.pipeline.domain import Submission, Thresholds
@@ -38,9 +38,10 @@ def rules_from(settings: Settings) -> CheckRules:
     )
 
 
-def thresholds_from(settings: Settings) -> Thresholds:
-    return Thresholds(
-        settings.spam_hold, settings.spam_reject, settings.toxicity_hold, settings.toxicity_reject
+def thresholds_from(settings: Settings, bundle: ModelBundle | None = None) -> Thresholds:
+    """The thresholds that apply to bundle: the configuration's explicit ones, else the model's own."""
+    return Thresholds.resolve(
+        bundle.thresholds if bundle is not None else None, settings.threshold_overrides()
     )
 
 
@@ -59,7 +60,28 @@ class ModerationService:
         self.store = store
         self.models = models
         self.blocklists = BlockLists(store, rules_from(settings))
-        self.thresholds = thresholds_from(settings)
+        self._thresholds: tuple[ModelBundle, Thresholds] | None = None
+
+    def thresholds_for(self, bundle: ModelBundle) -> Thresholds:
+        """The thresholds to decide with for this model version (cached per loaded bundle)."""
+        cached = self._thresholds
+        if cached is not None and cached[0] is bundle:
+            return cached[1]
+        resolved = thresholds_from(self.settings, bundle)
+        self._thresholds = (bundle, resolved)
+        return resolved
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The thresholds that apply to the model serving now."""
+        return self.thresholds_for(self.models.get())
+
+    def serving_thresholds(self) -> Thresholds:
+        """As `thresholds`, or the configuration's alone (over the defaults) when no model loads."""
+        try:
+            return self.thresholds
+        except ModelError:
+            return thresholds_from(self.settings)
 
     def submit(self, principal: Principal, fields: dict[str, Any]) -> Outcome:
         """Decide on a new comment and commit it before returning; a replay returns the stored one."""
@@ -80,7 +102,7 @@ class ModerationService:
         bundle = self.models.get()
         analysis = bundle.analyze(submission.classifier_record())
         scores = analysis.scores
-        decision = decide(signals, scores, self.thresholds)
+        decision = decide(signals, scores, self.thresholds_for(bundle))
         evidence: dict[str, Any] = {
             "signals": {s.code: s.detail for s in signals if s.detail},
         }
