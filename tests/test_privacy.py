@@ -204,7 +204,9 @@ def test_purge_removes_old_webhook_events_and_keeps_recent_traces(people):
         session.get(Comment, old_id).created_at = utcnow() - timedelta(days=40)
         session.get(OutboxEvent, old_event).created_at = utcnow() - timedelta(days=40)
     counts = purge(store, utcnow() - timedelta(days=30))
-    assert counts == {"labels": 1, "reviews": 1, "webhook_deliveries": 1, "outbox": 1, "comments": 1}
+    assert counts == {
+        "labels": 1, "reviews": 1, "webhook_deliveries": 1, "outbox": 1, "comments": 1, "analyses": 0
+    }  # fmt: skip
     assert store.get_comment(old_id) is None and store.get_comment(recent_id) is not None
     assert count(store, WebhookDelivery) == 0 and count(store, OutboxEvent, OutboxEvent.id == old_event) == 0
     assert count(store, Label) == 2  # the recent comments' CMS feedback stays
