@@ -20,6 +20,10 @@ MIN_LETTERS = 20
 # Probability (py3langid's normalized one) from which an identification counts.
 MIN_CONFIDENCE = 0.95
 
+# Scripts written without spaces between words (Chinese, Japanese, Thai) or in dense syllable blocks
+# (Korean): a few characters say as much as several words.
+_DENSE_SCRIPT = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+MIN_DENSE_CHARACTERS = 8
 _URL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\S+", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]{2,}")
 
@@ -56,10 +60,17 @@ UNDETERMINED = Detection(None, 0.0)
 
 
 def identify(text: str) -> Detection:
-    """Identify the language of a comment's text, or UNDETERMINED when the text is too short to tell."""
+    """Identify the language of a comment's text, or UNDETERMINED when the text is too short to tell.
+
+    Only the most likely language with a probability of at least MIN_CONFIDENCE counts. A looser
+    rule ("anything but English when English is unlikely") read short English abuse as Javanese or
+    Nigerian Pidgin on our corpus: a language hold must never be a way around the classifier.
+    """
     prose = _URL.sub(" ", text)
     words = _WORD.findall(prose)
-    if len(words) < MIN_WORDS or sum(len(word) for word in words) < MIN_LETTERS:
+    letters = sum(len(word) for word in words)
+    enough = len(words) >= MIN_WORDS and letters >= MIN_LETTERS
+    if not enough and len(_DENSE_SCRIPT.findall(prose)) < MIN_DENSE_CHARACTERS:
         return UNDETERMINED
     language, confidence = _model().classify(" ".join(words))
     if confidence < MIN_CONFIDENCE:

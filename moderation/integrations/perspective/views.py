@@ -86,12 +86,30 @@ def _client() -> Principal:
     return principal
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def _body() -> Any:
     if not request.is_json:
         raise PerspectiveError(400, "Send the body as JSON with Content-Type: application/json.")
+    data = request.get_data(cache=True)
     try:
-        return json.loads(request.get_data(cache=True))
-    except (ValueError, RecursionError):
+        body = json.loads(data)
+        # Only a \u escape can make a string no database stores as UTF-8 (a lone surrogate) or a NUL,
+        # which PostgreSQL cannot store: most bodies skip this.
+        if b"\\u" in data:
+            json.dumps(body, ensure_ascii=False).encode("utf-8")
+            if b"\\u0000" in data and _holds_nul(body):
+                raise PerspectiveError(400, "Invalid JSON payload received: NUL characters are not accepted.")
+        return body
+    except (ValueError, RecursionError, UnicodeEncodeError):
         raise PerspectiveError(400, "Invalid JSON payload received.") from None
 
 
