@@ -82,6 +82,8 @@ class Settings:
     min_elapsed_ms: int = 3_000
     trusted_after: int = 1
     hold_new_authors: bool = False
+    # What happens to a comment confidently identified as a language the model was not trained on.
+    unsupported_language: str = "hold"
     webhook_url: str = ""
     webhook_secret: str = ""
     coral_secret: str = ""
@@ -107,6 +109,10 @@ class Settings:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
                 raise ConfigError(f"trusted_proxies: {proxy!r} is not an IP address or network") from None
+        if self.unsupported_language not in ("hold", "approve", "score"):
+            raise ConfigError(
+                f"unsupported_language must be hold, approve or score, got {self.unsupported_language!r}"
+            )
         if self.max_text_length < 1:
             raise ConfigError("max_text_length must be at least 1")
 

@@ -56,6 +56,8 @@ class Submission:
     parent_id: str | None = None
     honeypot: str | None = None
     elapsed_ms: int | None = None
+    # The language the CMS says the comment (or its site) is in; used when the text is too short to tell.
+    language: str | None = None
     clean_text: str = field(init=False)
     folded_text: str = field(init=False)
     folded_name: str = field(init=False)

@@ -9,7 +9,8 @@ from typing import Any
 from moderation.classifier.bundle import ModelBundle, ModelError, ModelHolder
 from moderation.config import Settings
 from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
-from moderation.pipeline.domain import Submission, Thresholds
+from moderation.pipeline.domain import Severity, Signal, Submission, Thresholds
+from moderation.pipeline.language import identify, normalize_code
 from moderation.pipeline.policy import decide
 from moderation.services.blocklists import BlockLists
 from moderation.store.repository import (
@@ -23,6 +24,28 @@ from moderation.store.repository import (
 from moderation.store.tables import Comment
 
 FEEDBACK_LABELS = ("spam", "toxic", "ham")
+LANGUAGE_HELD = "Your comment is awaiting a moderator who reads its language."
+LANGUAGE_APPROVED = "Your comment has been published."
+
+
+def comment_language(text: str, declared: str | None) -> str | None:
+    """The comment's language: identified in its text when confident, else the one the CMS declared."""
+    detected = identify(text).language
+    if detected is None and declared:
+        return normalize_code(declared) or None
+    return detected
+
+
+def language_signal(language: str | None, policy: str) -> Signal | None:
+    """The signal the unsupported-language policy adds: hold for a reader, or approve unscored."""
+    from moderation.pipeline.language import SUPPORTED_LANGUAGES
+
+    if language is None or language in SUPPORTED_LANGUAGES or policy == "score":
+        return None
+    detail = {"language": language}
+    if policy == "approve":
+        return Signal("language", Severity.TRUST, LANGUAGE_APPROVED, detail)
+    return Signal("language", Severity.HOLD, LANGUAGE_HELD, detail)
 
 
 def rules_from(settings: Settings) -> CheckRules:
@@ -99,10 +122,17 @@ class ModerationService:
             self.settings.duplicate_seconds,
         )
         signals = run_checks(submission, history, self.blocklists.rules())
+        language = comment_language(submission.text, submission.language)
+        unsupported = language_signal(language, self.settings.unsupported_language)
         bundle = self.models.get()
         analysis = bundle.analyze(submission.classifier_record())
         scores = analysis.scores
-        decision = decide(signals, scores, self.thresholds_for(bundle))
+        if unsupported is None:
+            decision = decide(signals, scores, self.thresholds_for(bundle))
+        else:
+            # The model knows English only: its scores of this text are kept for moderators, not used.
+            signals = [*signals, unsupported]
+            decision = decide(signals, {}, self.thresholds_for(bundle))
         evidence: dict[str, Any] = {
             "signals": {s.code: s.detail for s in signals if s.detail},
         }
@@ -135,6 +165,7 @@ class ModerationService:
             scores={head: round(value, 4) for head, value in scores.items()},
             evidence=evidence,
             model_version=bundle.version,
+            language=language,
             created_at=now,
         )
         stored, created = self.store.insert_values(values)

@@ -62,6 +62,7 @@ REASON_NAMES = {
     "honeypot": "Honeypot",
     "blocked_author": "Blocked author",
     "new_author": "New author",
+    "language": "Language",
     "uncertain": "Uncertain score",
     "too_fast": "Typed too fast",
 }
