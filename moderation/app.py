@@ -22,7 +22,9 @@ from moderation.errors import error_response, handle_http_exception, register
 from moderation.extensions import Moderation, api
 from moderation.integrations.akismet import views as akismet
 from moderation.integrations.coral import views as coral
+from moderation.integrations.perspective import views as perspective
 from moderation.ops import logs, metrics
+from moderation.pipeline import language
 from moderation.services.review import ReviewQueue
 from moderation.services.submissions import ModerationService
 from moderation.store.database import make_engine
@@ -110,6 +112,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     models = ModelHolder(settings.model_dir, on_switch=metrics.set_model_version)
     bundle = models.load()
     metrics.set_model_version(bundle.version)
+    language.preload()  # before gunicorn forks, so its workers share the identifier's tables
     app.extensions["moderation"] = Moderation(
         settings, store, models, ModerationService(settings, store, models), ReviewQueue(store)
     )
@@ -124,6 +127,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(web.bp)
     app.register_blueprint(akismet.bp)
     app.register_blueprint(coral.bp)
+    app.register_blueprint(perspective.bp)
     unmanaged_paths.document(api.spec, app)
     # Our handler replaces flask-smorest's so every error has the same shape.
     app.register_error_handler(HTTPException, handle_http_exception)
@@ -152,7 +156,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             settings.auth_failure_limit, scope="auth-failures", key_func=client_address,
             deduct_when=failed_authentication, override_defaults=False,
         )  # fmt: skip
-        for name in ("comments", "model", "queue", "blocklist", "webhooks", "akismet", "coral"):
+        limited = ("comments", "model", "queue", "blocklist", "webhooks", "akismet", "coral", "perspective")
+        for name in limited:
             ip_limit(app.blueprints[name])
             failure_limit(app.blueprints[name])
         failure_limit(app.blueprints["web"])

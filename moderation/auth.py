@@ -37,11 +37,11 @@ def authenticate(presented: str) -> Principal | None:
 
 
 def _key_in_request() -> str | None:
-    """The key wherever an endpoint accepts one: the Authorization header, Akismet's form, Coral's URL."""
+    """The key wherever an endpoint accepts one: the Authorization header, Akismet's form, a URL's ?key=."""
     key = presented_key()
     if key is None and request.path.startswith("/1.1/"):
         key = (request.form.get("api_key") or request.form.get("key") or "").strip() or None
-    if key is None and request.path.startswith("/integrations/coral/"):
+    if key is None and request.path.startswith(("/integrations/coral/", "/v1alpha1/")):
         key = request.args.get("key", "").strip() or None
     return key
 

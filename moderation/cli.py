@@ -17,6 +17,7 @@ from moderation.config import ConfigError, Settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from moderation.classifier.bundle import ModelBundle
     from moderation.pipeline.domain import Thresholds
     from moderation.store.repository import Store
 
@@ -60,10 +61,11 @@ class CliContext:
 
         return Store(self.engine())
 
-    def thresholds(self) -> Thresholds:
+    def thresholds(self, bundle: ModelBundle | None = None) -> Thresholds:
+        """The thresholds bundle runs with: explicit settings, else the model's own, else defaults."""
         from moderation.services.submissions import thresholds_from
 
-        return thresholds_from(self.settings)
+        return thresholds_from(self.settings, bundle)
 
 
 # ensure=True: a command invoked on its own (as tests do) gets a fresh context instead of None.

@@ -73,10 +73,12 @@ class Settings:
     ip_rate_limit: str = "1200/minute"
     auth_failure_limit: str = "60/minute"
     trusted_proxies: tuple[str, ...] = ()
-    spam_hold: float = 0.5
-    spam_reject: float = 0.9
-    toxicity_hold: float = 0.5
-    toxicity_reject: float = 0.9
+    # Thresholds travel with the model (its manifest); one set here overrides the model's value.
+    # Unset (None), the current model's own threshold applies.
+    spam_hold: float | None = None
+    spam_reject: float | None = None
+    toxicity_hold: float | None = None
+    toxicity_reject: float | None = None
     # Per-attribute cut-offs, e.g. "threat:reject=0.8,identity_attack:hold=0.5"; none by default.
     attribute_thresholds: tuple[str, ...] = ()
     flood_seconds: int = 15
@@ -84,6 +86,8 @@ class Settings:
     min_elapsed_ms: int = 3_000
     trusted_after: int = 1
     hold_new_authors: bool = False
+    # What happens to a comment confidently identified as a language the model was not trained on.
+    unsupported_language: str = "hold"
     webhook_url: str = ""
     webhook_secret: str = ""
     coral_secret: str = ""
@@ -93,7 +97,10 @@ class Settings:
     def __post_init__(self) -> None:
         for head in ("spam", "toxicity"):
             hold, reject = getattr(self, f"{head}_hold"), getattr(self, f"{head}_reject")
-            if not 0.0 <= hold <= reject <= 1.0:
+            for name, value in (("hold", hold), ("reject", reject)):
+                if value is not None and not 0.0 <= value <= 1.0:
+                    raise ConfigError(f"{head}_{name} must be between 0 and 1, got {value}")
+            if hold is not None and reject is not None and hold > reject:
                 raise ConfigError(
                     f"{head} thresholds must satisfy 0 <= hold <= reject <= 1, got {hold} and {reject}"
                 )
@@ -110,8 +117,17 @@ class Settings:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError:
                 raise ConfigError(f"trusted_proxies: {proxy!r} is not an IP address or network") from None
+        if self.unsupported_language not in ("hold", "approve", "score"):
+            raise ConfigError(
+                f"unsupported_language must be hold, approve or score, got {self.unsupported_language!r}"
+            )
         if self.max_text_length < 1:
             raise ConfigError("max_text_length must be at least 1")
+
+    def threshold_overrides(self) -> dict[str, float]:
+        """The thresholds the configuration sets explicitly, by setting name (e.g. spam_hold)."""
+        names = ("spam_hold", "spam_reject", "toxicity_hold", "toxicity_reject")
+        return {name: float(getattr(self, name)) for name in names if getattr(self, name) is not None}
 
     @property
     def resolved_database_url(self) -> str:
@@ -165,6 +181,9 @@ def _coerce(name: str, value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "float | None":
+            # An empty value (MODERATION_SPAM_HOLD=) means unset: the model's threshold applies.
+            return None if value is None or str(value).strip() == "" else float(value)
         if kind == "bool":
             return _parse_bool(value)
         if kind.startswith("tuple"):

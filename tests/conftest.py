@@ -35,9 +35,11 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         directory = tmp_path_factory.mktemp("model")
         shutil.copytree(source / "versions", directory / "versions")
         shutil.copy2(source / "CURRENT", directory / "CURRENT")
-        return directory
-    directory = tmp_path_factory.mktemp("model")
-    train(load_corpus(CORPUS), directory, seed=13)
+    else:
+        directory = tmp_path_factory.mktemp("model")
+        train(load_corpus(CORPUS), directory, seed=13)
+    # The corpus sits beside the versions, as in model/: `promote` recomputes the held-out split from it.
+    (directory / "corpus").symlink_to(CORPUS, target_is_directory=True)
     return directory
 
 

@@ -88,7 +88,7 @@ def test_erase_removes_every_trace_of_one_email_and_nothing_else(people, runner,
     result = runner.invoke(erase, ["--email", "  ANN.PERSON@example.ORG "])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (
-        "2 labels, 1 reviews, 1 webhook_deliveries, 1 outbox, 2 comments, 0 block_entries_kept"
+        "2 labels, 1 reviews, 1 webhook_deliveries, 1 outbox, 0 analyses, 2 comments, 0 block_entries_kept"
     )
     ann = people["ann"]
     assert count(store, Comment, Comment.email_key == ANN.lower()) == 0
@@ -108,7 +108,7 @@ def test_erase_is_idempotent(people, runner, cli_env):
     again = runner.invoke(erase, ["--email", ANN])
     assert again.exit_code == 0
     assert again.output.strip() == (
-        "0 labels, 0 reviews, 0 webhook_deliveries, 0 outbox, 0 comments, 0 block_entries_kept"
+        "0 labels, 0 reviews, 0 webhook_deliveries, 0 outbox, 0 analyses, 0 comments, 0 block_entries_kept"
     )
 
 
@@ -204,7 +204,9 @@ def test_purge_removes_old_webhook_events_and_keeps_recent_traces(people):
         session.get(Comment, old_id).created_at = utcnow() - timedelta(days=40)
         session.get(OutboxEvent, old_event).created_at = utcnow() - timedelta(days=40)
     counts = purge(store, utcnow() - timedelta(days=30))
-    assert counts == {"labels": 1, "reviews": 1, "webhook_deliveries": 1, "outbox": 1, "comments": 1}
+    assert counts == {
+        "labels": 1, "reviews": 1, "webhook_deliveries": 1, "outbox": 1, "comments": 1, "analyses": 0
+    }  # fmt: skip
     assert store.get_comment(old_id) is None and store.get_comment(recent_id) is not None
     assert count(store, WebhookDelivery) == 0 and count(store, OutboxEvent, OutboxEvent.id == old_event) == 0
     assert count(store, Label) == 2  # the recent comments' CMS feedback stays

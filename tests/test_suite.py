@@ -378,6 +378,7 @@ def skewed(model_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("promote")
     shutil.copytree(versions_dir(model_dir), versions_dir(folder))
     shutil.copy2(model_dir / "CURRENT", folder / "CURRENT")
+    (folder / "corpus").symlink_to(CORPUS, target_is_directory=True)  # promote's held-out split
     kept = [
         Dataset(d.path, d.format, d.examples[:150], d.sha256)
         for d in load_corpus(CORPUS)

@@ -39,6 +39,16 @@ class CommentIn(Schema):
     parent_id = Identifier(allow_none=True)
     honeypot = fields.String(allow_none=True, validate=[refuse_nul, validate.Length(max=1000)])
     elapsed_ms = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=2**53))
+    language = Trimmed(
+        allow_none=True,
+        empty_as_none=True,
+        single_line=True,
+        validate=validate.Regexp(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$", error="Not a language tag."),
+        metadata={
+            "description": "The comment's language as the CMS knows it (BCP 47, e.g. en or fr-CA); "
+            "used when the text is too short to identify."
+        },
+    )
 
     @validates("text")
     def text_length(self, value: str, **kwargs: Any) -> None:
@@ -80,6 +90,7 @@ class CommentOut(Schema):
     reasons = fields.Method("get_reasons")
     scores = fields.Dict(keys=fields.String(), values=fields.Float())
     model_version = fields.String()
+    language = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
     def get_reason(self, comment: Comment) -> dict[str, str]:

@@ -21,8 +21,16 @@ class ModelOut(Schema):
     created = fields.String()
     heads = fields.List(fields.String())
     metrics = fields.Dict()
-    thresholds = fields.Dict(metadata={"description": "The thresholds this service applies"})
-    trained_thresholds = fields.Dict(metadata={"description": "The thresholds the model was trained with"})
+    thresholds = fields.Dict(
+        metadata={"description": "The thresholds this service applies to this model, per head"}
+    )
+    threshold_sources = fields.Dict(
+        metadata={
+            "description": "Where each applied threshold comes from, per head: `model` (the version's "
+            "manifest), `configuration` (an explicit MODERATION_* setting) or `default`"
+        }
+    )
+    trained_thresholds = fields.Dict(metadata={"description": "The thresholds the model version carries"})
     data = fields.List(fields.Dict())
 
 
@@ -46,10 +54,12 @@ class Model(MethodView):
         }
         if not current_principal().has("admin"):
             return public
+        thresholds = ext.service.thresholds_for(bundle)
         return {
             **public,
             "heads": manifest.get("heads", []),
-            "thresholds": ext.service.thresholds.as_dict(),
+            "thresholds": thresholds.as_dict(),
+            "threshold_sources": thresholds.sources_dict(),
             "trained_thresholds": manifest.get("thresholds", {}),
             "data": [
                 {k: d.get(k) for k in ("path", "format", "rows", "labels", "sha256")}

@@ -56,6 +56,7 @@ class QueueItem(Schema):
     evidence = fields.Dict()
     history = fields.Dict()
     model_version = fields.String()
+    language = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
 

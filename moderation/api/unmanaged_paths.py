@@ -1,4 +1,4 @@
-"""The OpenAPI description of the routes flask-smorest does not build: health, Akismet and Coral."""
+"""The OpenAPI description of the routes flask-smorest does not build: health, Akismet, Coral, Perspective."""
 
 from __future__ import annotations
 
@@ -111,6 +111,64 @@ _CORAL_PHASE = {
     }
 }
 
+_GOOGLE_ERROR = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "description": 'Google\'s shape: {"error": {"code", "message", "status", "details"}}',
+        }
+    }
+}
+
+
+def _perspective(summary: str, request: str, answer: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "tags": ["perspective"],
+            "summary": summary,
+            "description": "Perspective-compatible (commentanalyzer v1alpha1); the client key is the `key` "
+            "query parameter or a Bearer header. See docs/integrations.md (Replacing Perspective).",
+            "parameters": [
+                {"name": "key", "in": "query", "schema": {"type": "string"}, "description": "a client key"}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object", "description": request}}},
+            },
+            "responses": {
+                "200": {
+                    "description": answer,
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                **{
+                    code: {"description": what, "content": _GOOGLE_ERROR}
+                    for code, what in {
+                        "400": "INVALID_ARGUMENT: bad body, unknown attribute, unsupported language "
+                        "(LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE), text over 20 KB, or a key that is not valid",
+                        "403": "PERMISSION_DENIED: no key, or not a client key",
+                        "413": "body over MODERATION_MAX_BODY_BYTES",
+                        "429": "RESOURCE_EXHAUSTED: the key's rate limit is spent",
+                        "503": "database or model unavailable",
+                    }.items()
+                },
+            },
+        }
+    }
+
+
+_DISCOVERY = {
+    "get": {
+        "tags": ["perspective"],
+        "summary": "The commentanalyzer v1alpha1 discovery document for Google's API clients (no key)",
+        "responses": {
+            "200": {
+                "description": "a discovery document whose rootUrl is this service",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    }
+}
+
 _HEALTH = {
     "/healthz": {
         "get": {
@@ -140,7 +198,7 @@ _HEALTH = {
 
 
 def document(spec: APISpec, app: Flask) -> None:
-    """Add the health, Akismet and Coral paths to spec; each must be a route of app."""
+    """Add the health, Akismet, Coral and Perspective paths to spec; each must be a route of app."""
     rules = {rule.rule: rule for rule in app.url_map.iter_rules()}
     paths = {
         **_HEALTH,
@@ -155,6 +213,18 @@ def document(spec: APISpec, app: Flask) -> None:
             "Report a comment as not spam (a training label)", "`Thanks for making the web a better place.`"
         ),
         "/integrations/coral/phase": _CORAL_PHASE,
+        "/v1alpha1/comments:analyze": _perspective(
+            "Score a comment per attribute, Perspective-style",
+            "AnalyzeCommentRequest: comment.text, requestedAttributes, languages, doNotStore, "
+            "spanAnnotations, clientToken, sessionId, communityId, context",
+            "AnalyzeCommentResponse: attributeScores, languages, detectedLanguages, clientToken",
+        ),
+        "/v1alpha1/comments:suggestscore": _perspective(
+            "Suggest a comment's scores (kept as a training label)",
+            "SuggestCommentScoreRequest: comment.text, attributeScores, languages, communityId, clientToken",
+            "SuggestCommentScoreResponse: detectedLanguages, requestedLanguages, clientToken",
+        ),
+        "/$discovery/rest": _DISCOVERY,
     }
     for path, operations in paths.items():
         # flask-smorest's spec plugin derives the path from the Flask rule.

@@ -71,54 +71,119 @@ def train(cli: CliContext, data_paths, kind, from_db, no_corpus, out, seed, make
     if not datasets:
         raise click.ClickException("nothing to train on")
     path = run_training(
-        datasets, model_dir, seed=seed, thresholds=cli.thresholds(),
-        make_current=True if make_current else None, log=click.echo,
-    )  # fmt: skip
+        datasets, model_dir, seed=seed, make_current=True if make_current else None, log=click.echo
+    )
     click.echo(f"wrote {path}")
 
 
 @click.command()
-@click.argument("version")
+@click.argument("version", required=False)
 @click.option(
-    "--force", is_flag=True, help="Promote even if it does worse than the current model (AUC or suite)."
+    "--force",
+    is_flag=True,
+    help="Promote even if the gate finds it worse; recorded in the promotion history.",
 )
 @click.option(
     "--data",
     "data_paths",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="Labelled data neither model trained on, to compare them like for like.",
+    help="Labelled data neither model trained on, compared like for like besides the held-out split.",
 )
 @click.option("--kind", type=click.Choice(["spam", "toxic"]), default=None)
+@click.option(
+    "--rollback", is_flag=True, help="Switch back to the version that was current before this one (no gate)."
+)
 @pass_cli
 def promote(
-    cli: CliContext, version: str, force: bool, data_paths: tuple[str, ...], kind: str | None
+    cli: CliContext,
+    version: str | None,
+    force: bool,
+    data_paths: tuple[str, ...],
+    kind: str | None,
+    rollback: bool,
 ) -> None:
-    """Make VERSION the current model; the running service switches within seconds."""
+    """Make VERSION the current model; the running service switches within seconds.
+
+    The gate compares VERSION with the current model on the corpus's fixed held-out split, every
+    --data file and the functional suite, each model at its own thresholds, and refuses a worse one.
+    """
     from moderation.classifier import bundle as bundles
+    from moderation.classifier.history import HistoryError, previous_version, record_switch
 
     model_dir = Path(cli.settings.model_dir)
+    current = bundles.current_version(model_dir)
+    if rollback:
+        if version or force or data_paths:
+            raise click.UsageError("--rollback takes no VERSION, --force or --data")
+        try:
+            target = previous_version(model_dir, current)
+            bundles.ModelBundle.load(bundles.versions_dir(model_dir) / target)
+        except HistoryError as exc:
+            raise click.ClickException(f"cannot roll back: {exc}") from None
+        except bundles.ModelError as exc:
+            raise click.ClickException(f"cannot roll back to {target}: {exc}") from None
+        bundles.set_current_version(model_dir, target)
+        record_switch(model_dir, "rollback", target, current)
+        click.echo(f"rolled back from {current} to {target}; {target} is now current")
+        return
+    if not version:
+        raise click.UsageError("give the VERSION to promote, or --rollback")
     try:
         candidate = bundles.ModelBundle.load(bundles.versions_dir(model_dir) / version)
     except bundles.ModelError as exc:
         raise click.ClickException(f"cannot promote {version}: {exc}") from None
-    current = bundles.current_version(model_dir)
-    if current and current != version and not force:
-        from moderation.classifier.datasets import DatasetError, load
-        from moderation.classifier.promotion import compare, suite_verdict
-        from moderation.classifier.suite import SuiteError
-
+    if current == candidate.version:
+        click.echo(f"{candidate.version} is already current")
+        return
+    gate_lines: list[str] | None = None
+    if current:
         try:
-            examples = [ex for p in data_paths for ex in load(p, kind).examples]
-            verdicts = [compare(model_dir, candidate, current, examples),
-                        suite_verdict(model_dir, candidate, current, cli.thresholds())]  # fmt: skip
-        except (DatasetError, SuiteError) as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo("\n".join(v.summary for v in verdicts))
-        if not all(v.better_or_equal for v in verdicts):
-            raise click.ClickException(f"{version} is worse than {current}; use --force to promote anyway")
+            result = _run_gate(cli, model_dir, candidate, current, data_paths, kind)
+        except click.ClickException as exc:
+            if not force:
+                raise
+            gate_lines = [f"gate not run: {exc.message}"]
+            click.echo(f"warning: {gate_lines[0]}", err=True)
+        else:
+            gate_lines = result.lines()
+            click.echo("\n".join(gate_lines))
+            if not result.ok and not force:
+                raise click.ClickException(
+                    f"{version} is worse than {current}; use --force to promote anyway (it is recorded)"
+                )
+            if not result.ok:
+                click.echo(f"warning: promoting {version} past the gate with --force", err=True)
     bundles.set_current_version(model_dir, candidate.version)
+    record_switch(model_dir, "promote", candidate.version, current, forced=force, gate=gate_lines)
     click.echo(f"{candidate.version} is now current")
+
+
+def _run_gate(cli: CliContext, model_dir: Path, candidate, current_name: str, data_paths, kind):  # noqa: ANN001, ANN202
+    """Load the current model and every comparison source, and run the promotion gate."""
+    from moderation.classifier import bundle as bundles
+    from moderation.classifier.datasets import DatasetError, load, load_corpus
+    from moderation.classifier.promotion import Source, gate
+    from moderation.classifier.split import held_out_rows
+    from moderation.classifier.suite import SuiteError, load_suite
+    from moderation.classifier.train import dedupe_key
+
+    try:
+        current = bundles.ModelBundle.load(bundles.versions_dir(model_dir) / current_name)
+    except bundles.ModelError as exc:
+        raise click.ClickException(f"cannot load the current model {current_name}: {exc}") from None
+    corpus_dir = model_dir / "corpus"
+    try:
+        held = held_out_rows(load_corpus(corpus_dir), dedupe_key)
+    except DatasetError as exc:
+        raise click.ClickException(f"cannot recompute the held-out split: {exc}") from None
+    sources = [Source("held-out split", held)]
+    try:
+        sources += [Source(Path(p).name, load(p, kind).examples) for p in data_paths]
+        cases = load_suite()
+        return gate(candidate, current, sources, cli.thresholds, cases)
+    except (DatasetError, SuiteError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()
@@ -203,14 +268,14 @@ def evaluate(
     name = Path(data_paths[0]).stem if data_paths else f"suite-{Path(suite_name).name}"
     target = Path(out) if out else bundle.path / "evaluations" / name
     if not datasets:
-        click.echo(functionality_table(evaluate_suite(bundle, cases, cli.thresholds(), target)))
+        click.echo(functionality_table(evaluate_suite(bundle, cases, cli.thresholds(bundle), target)))
         click.echo(f"report: {target / 'suite.md'}")
         if card:
             refresh_card()
         return
     try:
         result = run_evaluation(
-            bundle, datasets, cli.thresholds(), target, cases, bootstrap=bootstrap, seed=seed,
+            bundle, datasets, cli.thresholds(bundle), target, cases, bootstrap=bootstrap, seed=seed,
             drop_seen=drop_seen, warn=lambda message: click.secho(message, fg="red", bold=True, err=True),
         )  # fmt: skip
     except EvaluationError as exc:

@@ -16,11 +16,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy
 import sklearn
+from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from moderation.classifier.augment import augment
@@ -34,12 +34,14 @@ from moderation.classifier.bundle import (
     versions_dir,
 )
 from moderation.classifier.card import write_card
-from moderation.classifier.datasets import Dataset, Example, deduplicate
+from moderation.classifier.datasets import Dataset, Example
 from moderation.classifier.features import build_features, prepare
 from moderation.classifier.heads import ATTRIBUTE_HEADS, head_labels
+from moderation.classifier.history import record_switch
 from moderation.classifier.modelfile import FORMAT as MODEL_FORMAT
 from moderation.classifier.modelfile import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from moderation.classifier.modelfile import LinearModel
+from moderation.classifier.split import split as split_rows
 from moderation.classifier.suite import SuiteError, functionality_table, load_suite, run_suite
 from moderation.pipeline.domain import Thresholds
 
@@ -49,7 +51,6 @@ HEAD_LABEL = {"spam": "spam", "toxicity": "toxic"}
 DEFAULT_PARAMS: dict[str, Any] = {
     "C": 3.0,
     "calibration_folds": 5,
-    "holdout": 0.2,
     "augment": 0.25,
     "mask_groups": True,
     "negation": True,
@@ -95,13 +96,23 @@ class Fitted:
     heads: dict[str, Pipeline]
 
 
-def fit(examples: list[Example], params: dict[str, Any], seed: int) -> Fitted:
-    """Fit the shared features once and one calibrated linear head per score."""
+def dedupe_key(ex: Example) -> str:
+    """Duplicates are rows with the same folded text."""
+    return prepare(ex.text).folded
+
+
+def fit(examples: list[Example], params: dict[str, Any], seed: int, n_jobs: int | None = None) -> Fitted:
+    """Fit the shared features once and one calibrated linear head per score.
+
+    The heads are fitted in parallel threads (liblinear releases the GIL while it fits); each
+    head's fits are the same computation with the same seed whatever n_jobs is, so the result
+    is identical to fitting them one after the other. n_jobs defaults to one thread per head.
+    """
     examples = _with_augmentations(examples, params["augment"], seed)
     features = build_features(seed, params["mask_groups"], params["negation"], params["group_context"])
     prepared = [prepare(ex.record()) for ex in examples]
     matrix = features.fit_transform(prepared)
-    heads: dict[str, Pipeline] = {}
+    jobs = []
     for head in model_heads(params):
         y, known = head_labels(examples, head)
         y = y[known]
@@ -114,8 +125,14 @@ def fit(examples: list[Example], params: dict[str, Any], seed: int) -> Fitted:
         )
         if min(int(y.sum()), int(len(y) - y.sum())) < head_params["calibration_folds"]:
             continue  # an attribute the data hardly labels: the model goes without that head
-        clf = _classifier(head_params, seed).fit(matrix[known] if not known.all() else matrix, y)
-        heads[head] = Pipeline([("features", features), ("classifier", clf)])
+        jobs.append((head, head_params, matrix if known.all() else matrix[known], y))
+    fitted = Parallel(n_jobs=n_jobs or len(HEADS), prefer="threads")(
+        delayed(_classifier(head_params, seed).fit)(rows, y) for _, head_params, rows, y in jobs
+    )
+    heads = {
+        head: Pipeline([("features", features), ("classifier", clf)])
+        for (head, *_), clf in zip(jobs, fitted, strict=True)
+    }
     return Fitted(features, heads)
 
 
@@ -159,24 +176,28 @@ def train(
 ) -> Path:
     """Train on datasets, write model_dir/versions/<version>/ and return its path."""
     params = {**DEFAULT_PARAMS, **(params or {})}
+    if "holdout" in params:
+        raise ValueError("the held-out split is fixed (moderation.classifier.split); it has no share to set")
+    # The model's own operating points, written into its manifest: the service applies them
+    # unless its configuration sets a threshold explicitly. `moderation tune` may change them.
     thresholds = thresholds or Thresholds()
     started = time.perf_counter()
-    examples = deduplicate(
-        (ex for ds in datasets for ex in ds.examples), key=lambda ex: prepare(ex.text).folded
+    parts = split_rows(datasets, dedupe_key)
+    train_part, held_out = parts.fitting, parts.held_out
+    log(
+        f"{len(train_part) + len(held_out)} distinct examples; {len(train_part)} to fit, "
+        f"{len(held_out)} held out by {parts.describe()['rule']}"
     )
-    labels = [ex.label for ex in examples]
-    train_part, held_out = train_test_split(
-        examples, test_size=params["holdout"], random_state=seed, stratify=labels
-    )
-    log(f"{len(examples)} distinct examples; {len(train_part)} to fit, {len(held_out)} held out")
-    scores = score_examples(fit(list(train_part), params, seed), held_out)
+    # One fit: the shipped model never sees the held-out rows, so its held-out metrics are its
+    # own and `promote` can compare any two versions on the same unseen rows.
+    final = fit(train_part, params, seed)
+    scores = score_examples(final, held_out) if held_out else {}
     metrics = {}
     for head in scores:
         y, known = head_labels(held_out, head)
         hold, reject = thresholds.for_head(head)
         metrics[head] = holdout_metrics(y[known], scores[head][known], hold, reject)
     log(f"held-out: {json.dumps(metrics)}")
-    final = fit(examples, params, seed)
     now = datetime.now(UTC)
     version = _version_name(now)
     out = versions_dir(model_dir) / version
@@ -189,7 +210,7 @@ def train(
     model = LinearModel.from_fitted(final.features, final.heads, tuple(final.heads))
     hashes = model.write(out)
     bundle_model = LinearModel.read(out)
-    _check_reproduces(final, bundle_model, examples)
+    _check_reproduces(final, bundle_model, train_part)
     manifest = {
         "version": version,
         "created": now.isoformat(timespec="seconds"),
@@ -197,7 +218,12 @@ def train(
         "parameters": params,
         "code": code_version(),
         "data": [_describe_data(ds, model_dir, out) for ds in datasets],
-        "examples": {"distinct": len(examples), "fitted": len(train_part), "held_out": len(held_out)},
+        "examples": {
+            "distinct": len(train_part) + len(held_out),
+            "fitted": len(train_part),
+            "held_out": len(held_out),
+        },
+        "split": parts.describe(),
         "libraries": {
             "python": platform.python_version(),
             "scikit-learn": sklearn.__version__,
@@ -206,6 +232,7 @@ def train(
         },
         "heads": list(final.heads),
         "thresholds": thresholds.as_dict(),
+        "thresholds_from": "training",
         "metrics": {"held_out": metrics},
         "model_format": {"name": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION},
         "files": {name: {"sha256": digest} for name, digest in sorted(hashes.items())},
@@ -217,8 +244,10 @@ def train(
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(_report(manifest), encoding="utf-8")
     write_card(out)  # model_card.md from the manifest just written (moderation/classifier/card.py)
-    if make_current or (make_current is None and current_version(model_dir) is None):
+    previous = current_version(model_dir)
+    if make_current or (make_current is None and previous is None):
         set_current_version(model_dir, version)
+        record_switch(model_dir, "train", version, previous)
         log(f"{version} is now the current model")
     return out
 
@@ -328,8 +357,8 @@ def _report(manifest: dict[str, Any]) -> str:
         "",
         f"Created {manifest['created']} with seed {manifest['seed']} in {manifest['training_seconds']} s.",
         "",
-        "Held-out metrics: the same recipe fitted on the other rows, scored on rows it never saw; "
-        "the saved model is then refitted on every row.",
+        f"Held-out metrics: this model scored on the {manifest['examples']['held_out']} rows of the fixed "
+        f"held-out split ({manifest['split']['rule']}), which it was not fitted on, at its thresholds.",
         "",
         "| head | rows | positives | ROC-AUC | PR-AUC | precision@hold | recall@hold | "
         "precision@reject | recall@reject |",

@@ -56,6 +56,8 @@ class Submission:
     parent_id: str | None = None
     honeypot: str | None = None
     elapsed_ms: int | None = None
+    # The language the CMS says the comment (or its site) is in; used when the text is too short to tell.
+    language: str | None = None
     clean_text: str = field(init=False)
     folded_text: str = field(init=False)
     folded_name: str = field(init=False)
@@ -149,9 +151,16 @@ def parse_attribute_thresholds(
     return {head: (hold, reject) for head, (hold, reject) in out.items()}
 
 
+THRESHOLD_HEADS = ("spam", "toxicity")
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Score cut-offs per head: below `hold` approves, from `reject` on rejects, between holds."""
+    """Score cut-offs per head: below `hold` approves, from `reject` on rejects, between holds.
+
+    `sources` says where each value came from when the thresholds were resolved for a model
+    (`resolve`): "model" (its manifest), "configuration" (an explicit setting) or "default".
+    """
 
     spam_hold: float = 0.5
     spam_reject: float = 0.9
@@ -160,6 +169,7 @@ class Thresholds:
     # Attribute heads act only where the configuration sets a cut-off for them: head -> (hold,
     # reject), either may be None ("threat": (None, 0.8) rejects threats from 0.8, never holds).
     attributes: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    sources: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def hold(self, head: str) -> float:
         return float(getattr(self, f"{head}_hold"))
@@ -176,11 +186,43 @@ class Thresholds:
 
     def as_dict(self) -> dict[str, dict[str, float]]:
         out: dict[str, dict[str, float]] = {
-            h: {"hold": self.hold(h), "reject": self.reject(h)} for h in ("spam", "toxicity")
+            h: {"hold": self.hold(h), "reject": self.reject(h)} for h in THRESHOLD_HEADS
         }
         for head, (hold, reject) in sorted(self.attributes.items()):
             out[head] = {k: v for k, v in (("hold", hold), ("reject", reject)) if v is not None}
         return out
+
+    def source(self, head: str, which: str) -> str:
+        return dict(self.sources).get(f"{head}_{which}", "default")
+
+    def sources_dict(self) -> dict[str, dict[str, str]]:
+        return {h: {w: self.source(h, w) for w in ("hold", "reject")} for h in THRESHOLD_HEADS}
+
+    @classmethod
+    def resolve(
+        cls, model: Mapping[str, Any] | None, overrides: Mapping[str, float] | None = None
+    ) -> Thresholds:
+        """The thresholds that apply to a model: an explicit setting, else the model's own, else the default.
+
+        model is the manifest's "thresholds" mapping ({"spam": {"hold": 0.5, "reject": 0.9}, ...});
+        overrides maps setting names (spam_hold, ...) to the values the configuration sets.
+        """
+        defaults = cls()
+        values: dict[str, float] = {}
+        sources: list[tuple[str, str]] = []
+        for head in THRESHOLD_HEADS:
+            own = (model or {}).get(head) if isinstance(model, Mapping) else None
+            for which in ("hold", "reject"):
+                name = f"{head}_{which}"
+                value = own.get(which) if isinstance(own, Mapping) else None
+                if overrides and name in overrides:
+                    values[name], origin = float(overrides[name]), "configuration"
+                elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+                    values[name], origin = float(value), "model"
+                else:
+                    values[name], origin = float(getattr(defaults, name)), "default"
+                sources.append((name, origin))
+        return cls(**values, sources=tuple(sources))
 
 
 @dataclass(frozen=True)

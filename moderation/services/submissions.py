@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from moderation.classifier.bundle import ModelHolder
+from moderation.classifier.bundle import ModelBundle, ModelError, ModelHolder
 from moderation.config import Settings
 from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher, run_checks
-from moderation.pipeline.domain import Submission, Thresholds, parse_attribute_thresholds
+from moderation.pipeline.domain import (
+    Severity,
+    Signal,
+    Submission,
+    Thresholds,
+    parse_attribute_thresholds,
+)
+from moderation.pipeline.language import identify, normalize_code
 from moderation.pipeline.policy import decide
 from moderation.services.blocklists import BlockLists
 from moderation.store.repository import (
@@ -23,6 +31,28 @@ from moderation.store.repository import (
 from moderation.store.tables import Comment
 
 FEEDBACK_LABELS = ("spam", "toxic", "ham")
+LANGUAGE_HELD = "Your comment is awaiting a moderator who reads its language."
+LANGUAGE_APPROVED = "Your comment has been published."
+
+
+def comment_language(text: str, declared: str | None) -> str | None:
+    """The comment's language: identified in its text when confident, else the one the CMS declared."""
+    detected = identify(text).language
+    if detected is None and declared:
+        return normalize_code(declared) or None
+    return detected
+
+
+def language_signal(language: str | None, policy: str) -> Signal | None:
+    """The signal the unsupported-language policy adds: hold for a reader, or approve unscored."""
+    from moderation.pipeline.language import SUPPORTED_LANGUAGES
+
+    if language is None or language in SUPPORTED_LANGUAGES or policy == "score":
+        return None
+    detail = {"language": language}
+    if policy == "approve":
+        return Signal("language", Severity.TRUST, LANGUAGE_APPROVED, detail)
+    return Signal("language", Severity.HOLD, LANGUAGE_HELD, detail)
 
 
 def rules_from(settings: Settings) -> CheckRules:
@@ -38,14 +68,14 @@ def rules_from(settings: Settings) -> CheckRules:
     )
 
 
-def thresholds_from(settings: Settings) -> Thresholds:
-    return Thresholds(
-        settings.spam_hold,
-        settings.spam_reject,
-        settings.toxicity_hold,
-        settings.toxicity_reject,
-        parse_attribute_thresholds(settings.attribute_thresholds),
+def thresholds_from(settings: Settings, bundle: ModelBundle | None = None) -> Thresholds:
+    """The thresholds that apply to bundle: the configuration's explicit ones, else the model's own."""
+    resolved = Thresholds.resolve(
+        bundle.thresholds if bundle is not None else None, settings.threshold_overrides()
     )
+    # Attribute cut-offs come from the configuration only: a model's attributes decide nothing
+    # unless the operator asks them to.
+    return dataclasses.replace(resolved, attributes=parse_attribute_thresholds(settings.attribute_thresholds))
 
 
 @dataclass(frozen=True)
@@ -63,7 +93,28 @@ class ModerationService:
         self.store = store
         self.models = models
         self.blocklists = BlockLists(store, rules_from(settings))
-        self.thresholds = thresholds_from(settings)
+        self._thresholds: tuple[ModelBundle, Thresholds] | None = None
+
+    def thresholds_for(self, bundle: ModelBundle) -> Thresholds:
+        """The thresholds to decide with for this model version (cached per loaded bundle)."""
+        cached = self._thresholds
+        if cached is not None and cached[0] is bundle:
+            return cached[1]
+        resolved = thresholds_from(self.settings, bundle)
+        self._thresholds = (bundle, resolved)
+        return resolved
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The thresholds that apply to the model serving now."""
+        return self.thresholds_for(self.models.get())
+
+    def serving_thresholds(self) -> Thresholds:
+        """As `thresholds`, or the configuration's alone (over the defaults) when no model loads."""
+        try:
+            return self.thresholds
+        except ModelError:
+            return thresholds_from(self.settings)
 
     def submit(self, principal: Principal, fields: dict[str, Any]) -> Outcome:
         """Decide on a new comment and commit it before returning; a replay returns the stored one."""
@@ -81,10 +132,17 @@ class ModerationService:
             self.settings.duplicate_seconds,
         )
         signals = run_checks(submission, history, self.blocklists.rules())
+        language = comment_language(submission.text, submission.language)
+        unsupported = language_signal(language, self.settings.unsupported_language)
         bundle = self.models.get()
         analysis = bundle.analyze(submission.classifier_record())
         scores = analysis.scores
-        decision = decide(signals, scores, self.thresholds)
+        if unsupported is None:
+            decision = decide(signals, scores, self.thresholds_for(bundle))
+        else:
+            # The model knows English only: its scores of this text are kept for moderators, not used.
+            signals = [*signals, unsupported]
+            decision = decide(signals, {}, self.thresholds_for(bundle))
         evidence: dict[str, Any] = {
             "signals": {s.code: s.detail for s in signals if s.detail},
         }
@@ -117,6 +175,7 @@ class ModerationService:
             scores={head: round(value, 4) for head, value in scores.items()},
             evidence=evidence,
             model_version=bundle.version,
+            language=language,
             created_at=now,
         )
         stored, created = self.store.insert_values(values)

@@ -6,7 +6,15 @@ from sqlalchemy import delete, func, select
 
 from moderation.store.database import checkpoint
 from moderation.store.repository import Store
-from moderation.store.tables import BlockEntry, Comment, Label, OutboxEvent, Review, WebhookDelivery
+from moderation.store.tables import (
+    Analysis,
+    BlockEntry,
+    Comment,
+    Label,
+    OutboxEvent,
+    Review,
+    WebhookDelivery,
+)
 
 
 def email_key(email: str) -> str:
@@ -17,6 +25,7 @@ def email_key(email: str) -> str:
 def erase_email(store: Store, email: str, include_blocklist: bool = False) -> dict[str, int]:
     """Delete every comment sent with email and everything derived from it; return counts per table.
 
+    Perspective analyses (which name no author) go when they hold the exact text of one of them.
     Labels go whether they still point at one of the comments or lost that link (comment_id NULL)
     but carry the exact text of one of them. Block-list entries naming the address are an admin's
     decision about an abuser and are kept (and counted) unless include_blocklist is set. Running it
@@ -48,6 +57,10 @@ def erase_email(store: Store, email: str, include_blocklist: bool = False) -> di
         ).rowcount
         counts["outbox"] = connection.execute(
             delete(OutboxEvent).where(outbox.comment_id.in_(theirs))
+        ).rowcount
+        # Perspective analyses carry no author: those of the exact text of one of their comments go.
+        counts["analyses"] = connection.execute(
+            delete(Analysis).where(Analysis.__table__.c.text.in_(their_texts))
         ).rowcount
         counts["comments"] = connection.execute(delete(Comment).where(c.email_key == key)).rowcount
         is_theirs = (blocked.kind == "blocked_author") & (func.lower(blocked.value) == key)

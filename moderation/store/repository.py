@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from moderation.pipeline.domain import AuthorHistory
 from moderation.store.database import checkpoint
-from moderation.store.tables import ApiKey, Comment, Label, UTCDateTime
+from moderation.store.tables import Analysis, ApiKey, Comment, Label, UTCDateTime
 
 ROLES = ("client", "moderator", "admin")
 KEY_PREFIX = "mk"
@@ -281,6 +281,21 @@ class Store:
             session.add(row)
         return row
 
+    def add_text_label(self, key_id: int, text: str, label: str, source: str) -> Label:
+        """Store a client's verdict on a text it never sent for moderation (no comment to link)."""
+        row = Label(
+            comment_id=None, source=source, label=label, text=text, name=None, key_id=key_id,
+            created_at=utcnow(),
+        )  # fmt: skip
+        with self.sessions.begin() as session:
+            session.add(row)
+        return row
+
+    def add_analysis(self, values: dict[str, Any]) -> None:
+        """Keep one scored text (comments:analyze without doNotStore)."""
+        with self.engine.begin() as connection:
+            connection.execute(insert(Analysis), {**values, "created_at": utcnow()})
+
     def training_labels(self) -> Iterator[dict[str, Any]]:
         """Yield the latest verdict per comment (and every label without a comment)."""
         with self.sessions() as session:
@@ -330,5 +345,8 @@ def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict
             delete(OutboxEvent).where(outbox.created_at < older_than)
         ).rowcount
         counts["comments"] = connection.execute(delete(Comment).where(c.created_at < older_than)).rowcount
+        counts["analyses"] = connection.execute(
+            delete(Analysis).where(Analysis.__table__.c.created_at < older_than)
+        ).rowcount
     checkpoint(store.engine)
     return counts

@@ -94,6 +94,8 @@ class Comment(Base):
     toxicity_score: Mapped[float] = mapped_column(Float, server_default="0")
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
     model_version: Mapped[str] = mapped_column(String(64))
+    # ISO 639-1 code identified in the text (or declared by the CMS); NULL when undetermined.
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
@@ -129,6 +131,24 @@ class Label(Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Analysis(Base):
+    """A text a client had scored without moderating it (Perspective's comments:analyze), kept unless
+    the client sent doNotStore. `purge` and `erase` reach it like a comment."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    source: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    scores: Mapped[dict[str, float]] = mapped_column(JSON)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    community_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    model_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class BlockEntry(Base):

@@ -63,6 +63,7 @@ REASON_NAMES = {
     "honeypot": "Honeypot",
     "blocked_author": "Blocked author",
     "new_author": "New author",
+    "language": "Language",
     "uncertain": "Uncertain score",
     "too_fast": "Typed too fast",
 }
@@ -200,8 +201,8 @@ def queue() -> Any:
         problems.append("That page link has expired; showing the first page.")
         clean.pop("cursor", None)
         page = _queue().page(filters, None, PAGE_SIZE)
-    settings = current_app.extensions["moderation"].settings
-    floors = {"spam": settings.spam_hold, "toxicity": settings.toxicity_hold}
+    thresholds = current_app.extensions["moderation"].service.serving_thresholds()
+    floors = {"spam": thresholds.spam_hold, "toxicity": thresholds.toxicity_hold}
     items = []
     for comment, history in page["items"]:
         items.append(
@@ -227,7 +228,7 @@ def queue() -> Any:
         next_url=next_url,
         problems=problems,
         last=_last_action(),
-        thresholds=settings,
+        thresholds=thresholds,
         attribute_cuts=_attribute_cuts(settings),
         principal=g.principal,
         undo_seconds=UNDO_SECONDS,

@@ -102,7 +102,21 @@ def submission_fields(form: Mapping[str, str]) -> dict[str, Any]:
     honeypot = (form.get(honeypot_name) or "") if honeypot_name else ""
     fields["honeypot"] = honeypot[:1000] or None
     fields["client_comment_id"] = _idempotency_key(form, name, email)
+    fields["language"] = site_language(form.get("blog_lang") or "")
     return fields
+
+
+def site_language(blog_lang: str) -> str | None:
+    """The one language a site writes in, from Akismet's `blog_lang` ("en", "fr_ca", "en, fr").
+
+    A site of several languages names none: its short comments may be in any of them.
+    """
+    languages = {part.strip().replace("_", "-").split("-")[0].lower() for part in blog_lang.split(",")}
+    languages.discard("")
+    if len(languages) != 1:
+        return None
+    language = languages.pop()
+    return language if language.isalpha() and 2 <= len(language) <= 3 else None
 
 
 def _header_safe(text: str) -> str:
