@@ -23,7 +23,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
 from moderation.auth import authenticate
-from moderation.pipeline.domain import ATTRIBUTE_HEADS, parse_attribute_thresholds
+from moderation.pipeline.domain import ATTRIBUTE_HEADS, Thresholds
 from moderation.services.review import UNDO_SECONDS, QueueFilter, ReviewError, ReviewQueue
 from moderation.store.repository import utcnow
 from moderation.web.highlight import evidence_terms, highlight, links_in, openable
@@ -229,20 +229,15 @@ def queue() -> Any:
         problems=problems,
         last=_last_action(),
         thresholds=thresholds,
-        attribute_cuts=_attribute_cuts(settings),
+        attribute_cuts=_attribute_cuts(thresholds),
         principal=g.principal,
         undo_seconds=UNDO_SECONDS,
     )
 
 
-def _attribute_cuts(settings: Any) -> dict[str, tuple[float, float]]:
+def _attribute_cuts(thresholds: Thresholds) -> dict[str, tuple[float, float]]:
     """Each attribute head's hold and reject marks for the queue's bars (0.5 and 0.9 where unset)."""
-    configured = parse_attribute_thresholds(settings.attribute_thresholds)
-    cuts = {}
-    for head in ATTRIBUTE_HEADS:
-        hold, reject = configured.get(head, (None, None))
-        cuts[head] = (0.5 if hold is None else hold, 0.9 if reject is None else reject)
-    return cuts
+    return {head: thresholds.for_head(head) for head in ATTRIBUTE_HEADS}
 
 
 def _back() -> Response:
