@@ -158,12 +158,28 @@ def test_do_not_store_keeps_nothing(app, client, keys):
     assert rows(app, Analysis) == 0
 
 
-def test_an_attribute_without_a_head_is_refused_in_googles_shape(client, keys):
-    body = analyze_body(requestedAttributes={"TOXICITY": {}, "INSULT": {}})
+def test_every_perspective_attribute_is_scored_and_tells_its_kind(client, keys):
+    attributes = ["TOXICITY", "SEVERE_TOXICITY", "INSULT", "PROFANITY", "THREAT", "IDENTITY_ATTACK",
+                  "SEXUALLY_EXPLICIT", "SPAM"]  # fmt: skip
+    body = analyze_body(TOXIC, requestedAttributes={name: {} for name in attributes})
+    response = client.post(f"{ANALYZE}?key={keys['client']}", json=body)
+    assert response.status_code == 200, response.get_json()
+    values = {k: v["summaryScore"]["value"] for k, v in response.get_json()["attributeScores"].items()}
+    assert set(values) == set(attributes)
+    assert values["INSULT"] > 0.5 > values["THREAT"] and values["INSULT"] > values["SEXUALLY_EXPLICIT"]
+    threat = "I know where you live and I will come round tonight and break both your legs."
+    body = analyze_body(threat, requestedAttributes={"THREAT": {}, "INSULT": {}})
+    answer = client.post(f"{ANALYZE}?key={keys['client']}", json=body).get_json()["attributeScores"]
+    assert answer["THREAT"]["summaryScore"]["value"] > 0.5
+    assert answer["THREAT"]["summaryScore"]["value"] > answer["INSULT"]["summaryScore"]["value"]
+
+
+def test_an_unknown_attribute_is_refused_in_googles_shape(client, keys):
+    body = analyze_body(requestedAttributes={"TOXICITY": {}, "FLIRTATION": {}})
     response = client.post(f"{ANALYZE}?key={keys['client']}", json=body)
     assert response.status_code == 400
     error = response.get_json()["error"]
-    assert error["status"] == "INVALID_ARGUMENT" and "INSULT" in error["message"]
+    assert error["status"] == "INVALID_ARGUMENT" and "FLIRTATION" in error["message"]
     assert error["details"][0]["errorType"] == "ATTRIBUTE_NOT_SUPPORTED"
     unknown = client.post(
         f"{ANALYZE}?key={keys['client']}", json=analyze_body(requestedAttributes={"FOO": {}})

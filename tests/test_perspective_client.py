@@ -85,7 +85,12 @@ def test_google_client_analyzes_several_attributes_with_spans(google):
         .analyze(
             body={
                 "comment": {"text": text_in, "type": "PLAIN_TEXT"},
-                "requestedAttributes": {"TOXICITY": {}, "SPAM": {"scoreType": "PROBABILITY"}},
+                "requestedAttributes": {
+                    "TOXICITY": {},
+                    "INSULT": {},
+                    "THREAT": {},
+                    "SPAM": {"scoreType": "PROBABILITY"},
+                },
                 "spanAnnotations": True,
                 "languages": ["en"],
                 "doNotStore": True,
@@ -94,7 +99,7 @@ def test_google_client_analyzes_several_attributes_with_spans(google):
         )
         .execute()
     )
-    assert set(answer["attributeScores"]) == {"TOXICITY", "SPAM"}
+    assert set(answer["attributeScores"]) == {"TOXICITY", "INSULT", "THREAT", "SPAM"}
     spans = answer["attributeScores"]["TOXICITY"]["spanScores"]
     assert [text_in[s["begin"] : s["end"]] for s in spans] == [CLEAN, TOXIC]
     assert spans[1]["score"]["value"] > spans[0]["score"]["value"]

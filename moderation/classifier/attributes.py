@@ -1,7 +1,7 @@
 """Perspective's attribute names and the model heads that answer them.
 
-An attribute is available when the loaded model has its head: TOXICITY and SPAM today, the others as
-soon as a model with those heads is promoted. Nothing else needs to change when heads are added.
+An attribute is available when the loaded model has its head: the default model has all eight; a
+model trained on data without sub-labels (a spam file alone) has only the heads its data supports.
 """
 
 from __future__ import annotations
