@@ -26,6 +26,7 @@ from moderation.classifier.bundle import (
 )
 from moderation.classifier.modelfile import ARRAYS_FILE, LEGACY_FILE, SPEC_FILE
 from moderation.cli import main
+from moderation.pipeline.domain import ATTRIBUTE_HEADS
 
 MODEL_FILE = ARRAYS_FILE
 
@@ -45,7 +46,9 @@ def current_path(model_dir: Path) -> Path:
 def test_bundle_scores_probabilities_and_explains(model_dir):
     bundle = ModelBundle.load_current(model_dir)
     scores = bundle.score({"text": "Buy cheap followers now at http://cheap-followers.example !!!"})
-    assert set(scores) == {"spam", "toxicity"} and all(0.0 <= v <= 1.0 for v in scores.values())
+    assert set(scores) == {"spam", "toxicity", *ATTRIBUTE_HEADS} and all(
+        0.0 <= v <= 1.0 for v in scores.values()
+    )
     assert scores["spam"] > scores["toxicity"]
     why = bundle.explain({"text": "you stupid idiot"})
     assert any(t["term"] in {"stupid", "idiot"} for t in why["toxicity"])
