@@ -358,10 +358,12 @@ class ModelHolder:
         serving = bundle.version if bundle else None
         if serving is not None and serving == current:
             return ModelStatus(serving, current, "serving")
-        if self._loading is not None and self._loading == current:
-            return ModelStatus(serving, current, "loading")
+        # A refused version stays refused while the watcher retries it: readiness must not flicker
+        # back to "loading" (ready) for the moment each retry takes.
         if self._refused is not None and self._refused == current:
             return ModelStatus(serving, current, "refused", self.last_error)
+        if self._loading is not None and self._loading == current:
+            return ModelStatus(serving, current, "loading")
         if current is None:
             return ModelStatus(serving, current, "refused", self.last_error or f"no {POINTER_FILE} file")
         return ModelStatus(serving, current, "loading")  # noticed at the watcher's next tick
