@@ -1,7 +1,10 @@
 """The word lists behind the lexicon features: stems, whole words and phrases."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from moderation.classifier import lexicon
 from moderation.classifier.lexicon import lexicon_counts
 from moderation.pipeline.normalize import normalize
 
@@ -37,3 +40,28 @@ def test_ordinary_words_that_begin_like_abuse_do_not_count(text):
 )
 def test_abusive_words_count_with_their_inflections(text, kind, expected):
     assert counts(text)[kind] == expected
+
+
+# Text that names groups in every way the pattern knows (plurals, possessives, multi-word and
+# hyphenated names) mixed with words that only begin like them.
+_GROUP_WORDS = sorted(lexicon._GROUP_FORMS) + [
+    "mans'",
+    "women's",
+    "jews'",
+    "bible",
+    "bill",
+    "nonsense",
+    "asian-",
+]
+_FILLER = ["the", "a", "are", "-", "'", "s", "rather", "big", ",", "musli", "xgroupx"]
+
+
+@given(st.lists(st.sampled_from(_GROUP_WORDS + _FILLER), max_size=12), st.sampled_from([" ", "", "-", "'"]))
+def test_masking_group_names_matches_the_pattern_everywhere(words, joiner):
+    text = joiner.join(words)
+    assert lexicon.mask_group_names(text, "xgroupx") == lexicon.GROUP_PATTERN.sub("xgroupx", text)
+
+
+def test_masking_skips_text_that_names_no_group_and_masks_the_rest():
+    assert lexicon.mask_group_names("the bill was big news", "xgroupx") == "the bill was big news"
+    assert lexicon.mask_group_names("muslims' rights, women's votes", "G") == "G rights, G votes"

@@ -15,11 +15,11 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from moderation.classifier.lexicon import (
     COUNTER_PATTERN,
-    GROUP_PATTERN,
     HOSTILE_PATTERN,
     NEGATION_CUES,
     PATTERNS,
     lexicon_counts,
+    mask_group_names,
 )
 from moderation.pipeline.domain import PreparedRecord
 from moderation.pipeline.normalize import normalize
@@ -273,10 +273,16 @@ def group_context(text: str) -> str:
 
 
 @lru_cache(maxsize=256)
-def _model_text(folded: str, mask_groups: bool, negation: bool, context: bool = False) -> str:
-    # Cached: the word and the character vectorizer both ask for the same record's text in turn.
-    text = GROUP_PATTERN.sub(GROUP_PLACEHOLDER, folded) if mask_groups else folded
-    extra = group_context(text) if context and mask_groups else ""
+def _masked(folded: str) -> str:
+    return mask_group_names(folded, GROUP_PLACEHOLDER)
+
+
+@lru_cache(maxsize=256)
+def _model_text(folded: str, masked: bool, negation: bool, context: bool = False) -> str:
+    # Cached: the word and the character block, the group features and the aimed-abuse count all
+    # read the same record's text in turn; the masking pass is shared by every variant.
+    text = _masked(folded) if masked else folded
+    extra = group_context(text) if context and masked else ""
     if negation:
         text = mark_negation(text)
     return f"{text} {extra}" if extra else text

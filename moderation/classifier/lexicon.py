@@ -134,18 +134,39 @@ def _phrase_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
-def _group_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
-    # Whole words, with the plurals and possessives people write: "muslims", "women's", "jews'".
+def _group_forms(terms: tuple[str, ...]) -> set[str]:
+    # The plurals people write: "muslims", "women", "churches".
     plurals = {"man": "men", "woman": "women", "child": "children", "lady": "ladies", "wife": "wives"}
     forms = set(terms) | set(plurals.values())
     for term in terms:
         if term not in plurals:
             forms.update({term + "s", term + "es"})
+    return forms
+
+
+def _group_pattern(forms: set[str]) -> re.Pattern[str]:
+    # Whole words, with the possessives people write: "muslims", "women's", "jews'".
     alternatives = "|".join(sorted(map(re.escape, forms), key=len, reverse=True))
     return re.compile(rf"(?<![\w-])(?:{alternatives})(?:'s|s'|')?(?![\w-])")
 
 
-GROUP_PATTERN = _group_pattern(GROUP_TERMS)
+_GROUP_FORMS = _group_forms(GROUP_TERMS)
+GROUP_PATTERN = _group_pattern(_GROUP_FORMS)
+_WORD_RUN = re.compile(r"\w+")
+# A match of GROUP_PATTERN starts where a run of word characters starts, and that run is the
+# leading word of one of its forms ("muslim", "non" of "non-binary"), or that word and the "s" of a
+# possessive ("mans'"). Most comments name no group: a set lookup per word rules the pattern out
+# for them, far cheaper than trying its hundreds of alternatives at every word.
+_GROUP_RUNS = frozenset(_WORD_RUN.match(form).group() for form in _GROUP_FORMS)
+
+
+def mask_group_names(text: str, placeholder: str) -> str:
+    """``GROUP_PATTERN.sub(placeholder, text)``, without running the pattern on text that names no group."""
+    runs = _GROUP_RUNS
+    for word in _WORD_RUN.findall(text):
+        if word in runs or (word[-1] == "s" and word[:-1] in runs):
+            return GROUP_PATTERN.sub(placeholder, text)
+    return text
 
 
 def _entries_pattern(entries: tuple[str, ...]) -> re.Pattern[str]:
