@@ -390,6 +390,12 @@ def test_keys_create_with_a_site_and_keys_list_shows_it(runner, tmp_path, monkey
     prefix = prefix_of(alone.output.split()[-1])
     assert listing[0].split("\t")[3:] == ["daily-news", "wp"]
     assert listing[1].split("\t")[3:] == [f"key-{prefix}", "other"]
+    # A key made alone (or before sites existed) is linked afterwards.
+    moved = runner.invoke(main, ["keys", "site", alone.output.split()[-1], "daily-news"])
+    assert moved.exit_code == 0, moved.output
+    assert runner.invoke(main, ["keys", "list"]).output.splitlines()[1].split("\t")[3] == "daily-news"
+    assert runner.invoke(main, ["keys", "site", "000000000000", "x"]).exit_code == 1
+    assert runner.invoke(main, ["keys", "site", prefix, " "]).exit_code == 2
     too_long = runner.invoke(main, ["keys", "create", "--role", "client", "--name", "x", "--site", "s" * 101])
     assert too_long.exit_code == 2
 

@@ -94,6 +94,22 @@ def keys_revoke(cli: CliContext, prefix: str) -> None:
     click.echo(f"revoked {prefix}")
 
 
+@keys.command("site")
+@click.argument("prefix")
+@click.argument("site")
+@pass_cli
+def keys_site(cli: CliContext, prefix: str, site: str) -> None:
+    """Put the key with this prefix into SITE, whose keys share author history."""
+    prefix = prefix.split("_")[1] if prefix.startswith("mk_") else prefix
+    try:
+        found = _key_store(cli).set_site(prefix, site)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SITE") from None
+    if not found:
+        raise click.ClickException(f"no key with prefix {prefix}")
+    click.echo(f"{prefix} is now in site {site.strip()}")
+
+
 @keys.command("list")
 @pass_cli
 def keys_list(cli: CliContext) -> None:

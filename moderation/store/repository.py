@@ -172,6 +172,18 @@ class Store:
             key.revoked_at = utcnow()
             return True
 
+    def set_site(self, prefix: str, site: str) -> bool:
+        """Move a key to another site (to link keys created before sites, or separate them again)."""
+        site = site.strip()
+        if not site or len(site) > 100:
+            raise ValueError("a site name has 1 to 100 characters")
+        with self.sessions.begin() as session:
+            key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+            if key is None:
+                return False
+            key.site = site
+            return True
+
     def list_keys(self) -> list[ApiKey]:
         with self.sessions() as session:
             return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
