@@ -20,7 +20,7 @@ class LabelArgs(Schema):
         unknown = RAISE
 
     trust = fields.String(load_default="unverified", validate=validate.OneOf(LABEL_TRUST))
-    cursor = fields.Integer(load_default=0, validate=validate.Range(0))
+    cursor = fields.Integer(load_default=0, validate=validate.Range(0, 2**63 - 1))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
 
@@ -65,7 +65,7 @@ class Labels(MethodView):
             abort(exc.status, message=exc.message)
 
 
-@blp.route("/labels/<int:label_id>/confirm")
+@blp.route("/labels/<int(max=9223372036854775807):label_id>/confirm")
 class Confirm(MethodView):
     @requires("moderator")
     @blp.response(200, Judged)
@@ -79,7 +79,7 @@ class Confirm(MethodView):
             abort(exc.status, message=exc.message)
 
 
-@blp.route("/labels/<int:label_id>/discard")
+@blp.route("/labels/<int(max=9223372036854775807):label_id>/discard")
 class Discard(MethodView):
     @requires("moderator")
     @blp.response(200, Judged)
