@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderation import __version__, web
-from moderation.api import blocklist, comments, health, model, queue, unmanaged_paths
+from moderation.api import blocklist, comments, health, labels, model, queue, unmanaged_paths
 from moderation.auth import client_address, failed_authentication, rate_limit_key
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
@@ -121,6 +121,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(comments.blp)
     api.register_blueprint(model.blp)
     api.register_blueprint(queue.blp)
+    api.register_blueprint(labels.blp)
     api.register_blueprint(blocklist.blp)
     api.register_blueprint(webhooks.blp)
     app.register_blueprint(health.blp)

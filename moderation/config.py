@@ -88,6 +88,9 @@ class Settings:
     hold_new_authors: bool = False
     # What happens to a comment confidently identified as a language the model was not trained on.
     unsupported_language: str = "hold"
+    # Reports on texts no stored comment matches (Akismet submit-* without a match, Perspective
+    # suggestscore) kept per client key per UTC day; past it they are answered but not stored.
+    unverified_labels_per_day: int = 1000
     webhook_url: str = ""
     webhook_secret: str = ""
     coral_secret: str = ""
@@ -121,6 +124,8 @@ class Settings:
             raise ConfigError(
                 f"unsupported_language must be hold, approve or score, got {self.unsupported_language!r}"
             )
+        if self.unverified_labels_per_day < 0:
+            raise ConfigError("unverified_labels_per_day must be 0 or more")
         if self.max_text_length < 1:
             raise ConfigError("max_text_length must be at least 1")
 

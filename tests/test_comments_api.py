@@ -290,7 +290,9 @@ def test_feedback_becomes_a_training_label(submit, client, keys, app):
     assert response.status_code == 201 and response.json["label"] == "spam"
     client.post(f"/v1/comments/{comment_id}/feedback", json={"label": "ham"}, headers=auth(keys["client"]))
     labels = list(app.extensions["moderation"].store.training_labels())
-    assert labels == [{"text": CLEAN, "label": "ham", "name": labels[0]["name"], "source": "cms_feedback"}]
+    assert [(r["text"], r["label"], r["source"], r["trust"], r["linked"]) for r in labels] == [
+        (CLEAN, "ham", "cms_feedback", "trusted", True)
+    ]
     bad = client.post(
         f"/v1/comments/{comment_id}/feedback", json={"label": "meh"}, headers=auth(keys["client"])
     )

@@ -205,7 +205,8 @@ def test_purge_removes_old_webhook_events_and_keeps_recent_traces(people):
         session.get(OutboxEvent, old_event).created_at = utcnow() - timedelta(days=40)
     counts = purge(store, utcnow() - timedelta(days=30))
     assert counts == {
-        "labels": 1, "reviews": 1, "webhook_deliveries": 1, "outbox": 1, "comments": 1, "analyses": 0
+        "labels": 1, "unlinked_labels": 0, "reviews": 1, "webhook_deliveries": 1, "outbox": 1, "comments": 1,
+        "analyses": 0,
     }  # fmt: skip
     assert store.get_comment(old_id) is None and store.get_comment(recent_id) is not None
     assert count(store, WebhookDelivery) == 0 and count(store, OutboxEvent, OutboxEvent.id == old_event) == 0
@@ -233,14 +234,15 @@ def test_purged_history_no_longer_makes_an_author_trusted(app_config):
     app = create_app(app_config)
     store: Store = app.extensions["moderation"].store
     client = app.test_client()
-    cms = auth(store.create_key("client", "cms")[1])
+    cms_key, cms_secret = store.create_key("client", "cms")
+    cms = auth(cms_secret)
     first = client.post("/v1/comments", json=comment(email=ANN, text=CLEAN), headers=cms).json
     with store.sessions.begin() as session:
         row = session.get(Comment, first["id"])
         row.status, row.created_at = "approved", utcnow() - timedelta(days=40)
-    assert store.author_history(ANN, None, "-", utcnow(), 60).approved == 1
+    assert store.author_history(ANN, None, "-", utcnow(), 60, cms_key.site).approved == 1
     purge(store, utcnow() - timedelta(days=30))
-    assert store.author_history(ANN, None, "-", utcnow(), 60).approved == 0
+    assert store.author_history(ANN, None, "-", utcnow(), 60, cms_key.site).approved == 0
     again = client.post("/v1/comments", json=comment(email=ANN, text=OTHER), headers=cms).json
     assert [r["code"] for r in again["reasons"]] == ["uncertain"]
 

@@ -102,13 +102,13 @@ def test_author_history_counts_statuses_and_finds_recent_activity(store):
         make_comment(key.id, created_at=now - timedelta(seconds=5), status="rejected", fingerprint="b" * 64,
                      email="other@example.org", email_key="other@example.org", ip="198.51.100.7")
     )  # fmt: skip
-    history = store.author_history("ANA@example.org", "198.51.100.7", "a" * 64, now, 86_400)
+    history = store.author_history("ANA@example.org", "198.51.100.7", "a" * 64, now, 86_400, key.site)
     assert history.approved == 1 and history.rejected == 0
     assert history.duplicate is True
     assert 4 < history.seconds_since_last < 6  # the other author's comment from the same IP
-    stale = store.author_history("ana@example.org", None, "a" * 64, now, 3_600)
+    stale = store.author_history("ana@example.org", None, "a" * 64, now, 3_600, key.site)
     assert stale.duplicate is False and stale.seconds_since_last > 7000
-    stranger = store.author_history("new@example.org", None, "c" * 64, now, 86_400)
+    stranger = store.author_history("new@example.org", None, "c" * 64, now, 86_400, key.site)
     assert stranger.approved == 0 and stranger.seconds_since_last is None
 
 

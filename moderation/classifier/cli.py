@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     default=None,
     help="For files with 0/1 labels: which head they label (else guessed from the file name).",
 )
-@click.option("--from-db", is_flag=True, help="Add moderator and CMS labels from the database.")
+@click.option("--from-db", is_flag=True, help="Add trusted and moderator-confirmed labels from the database.")
+@click.option(
+    "--include-unverified",
+    "include_unverified",
+    multiple=True,
+    metavar="KEYPREFIX",
+    help="With --from-db: also use the unverified reports of this client key (its prefix, as "
+    "`keys list` shows it); repeatable.",
+)
 @click.option("--no-corpus", is_flag=True, help="Train without the seed corpus.")
 @click.option(
     "--out",
@@ -44,34 +52,58 @@ if TYPE_CHECKING:
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--make-current", is_flag=True, help="Make the new version current even if one is.")
 @pass_cli
-def train(cli: CliContext, data_paths, kind, from_db, no_corpus, out, seed, make_current) -> None:  # noqa: ANN001
-    """Train a new model version on the seed corpus plus any extra data."""
-    from moderation.classifier.datasets import Dataset, DatasetError, Example, load, load_corpus
+def train(
+    cli: CliContext,
+    data_paths: tuple[str, ...],
+    kind: str | None,
+    from_db: bool,
+    include_unverified: tuple[str, ...],
+    no_corpus: bool,
+    out: str | None,
+    seed: int,
+    make_current: bool,
+) -> None:
+    """Train a new model version on the seed corpus plus any extra data.
+
+    Database labels add examples and never change a corpus or --data example; the output and the
+    manifest count the examples per source and label, and list what was left out or refused.
+    """
+    from moderation.classifier.datasets import DatasetError, load, load_corpus
+    from moderation.classifier.provenance import database_dataset
+    from moderation.classifier.train import dedupe_key
     from moderation.classifier.train import train as run_training
 
+    if include_unverified and not from_db:
+        raise click.UsageError("--include-unverified needs --from-db")
+    prefixes = [
+        p.split("_")[1] if p.startswith("mk_") and p.count("_") >= 1 else p for p in include_unverified
+    ]
     settings = cli.settings
     model_dir = Path(out or settings.model_dir)
-    datasets = []
     try:
-        if not no_corpus:
-            datasets += load_corpus(Path(settings.model_dir) / "corpus")
-        datasets += [load(p, kind) for p in data_paths]
+        corpus = [] if no_corpus else load_corpus(Path(settings.model_dir) / "corpus")
+        files = [load(p, kind) for p in data_paths]
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
+    datasets = [*corpus, *files]
+    sources = None
     if from_db:
-        rows = list(cli.store().training_labels())
-        label_of = {"toxic": "toxic", "spam": "spam", "ham": "ham"}
-        examples = [
-            Example(r["text"], label_of[r["label"]], name=r["name"], source=r["source"])
-            for r in rows
-            if r["label"] in label_of
-        ]
-        datasets.append(Dataset("database:labels", "labels", examples))
-        click.echo(f"{len(examples)} labels from the database")
+        rows = cli.store().training_labels()
+        database, report = database_dataset(rows, corpus, files, prefixes, dedupe_key)
+        datasets.append(database)
+        sources = report.as_manifest()
+        click.echo(f"{len(database.examples)} labels from the database")
+        for line in report.lines():
+            click.echo(line)
     if not datasets:
         raise click.ClickException("nothing to train on")
     path = run_training(
-        datasets, model_dir, seed=seed, make_current=True if make_current else None, log=click.echo
+        datasets,
+        model_dir,
+        seed=seed,
+        make_current=True if make_current else None,
+        log=click.echo,
+        sources=sources,
     )
     click.echo(f"wrote {path}")
 

@@ -173,8 +173,13 @@ def train(
     thresholds: Thresholds | None = None,
     make_current: bool | None = None,
     log: Callable[[str], None] = lambda msg: None,
+    sources: dict[str, Any] | None = None,
 ) -> Path:
-    """Train on datasets, write model_dir/versions/<version>/ and return its path."""
+    """Train on datasets, write model_dir/versions/<version>/ and return its path.
+
+    sources, when the database was read, is the provenance.LabelReport of its labels for the
+    manifest: examples per source and label, and the labels left out, refused or in conflict.
+    """
     params = {**DEFAULT_PARAMS, **(params or {})}
     if "holdout" in params:
         raise ValueError("the held-out split is fixed (moderation.classifier.split); it has no share to set")
@@ -224,6 +229,7 @@ def train(
             "held_out": len(held_out),
         },
         "split": parts.describe(),
+        **({"sources": sources} if sources is not None else {}),
         "libraries": {
             "python": platform.python_version(),
             "scikit-learn": sklearn.__version__,

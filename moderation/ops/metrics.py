@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -19,6 +20,8 @@ from prometheus_client import (
 from moderation.store.repository import CommentRow
 from moderation.store.tables import Comment
 
+log = logging.getLogger(__name__)
+
 DECISIONS = Counter(
     "moderation_decisions_total", "Comments decided, by decision and primary reason", ["decision", "reason"]
 )
@@ -32,6 +35,11 @@ REQUEST_SECONDS = Histogram(
     "HTTP request latency by route template, method and status class",
     ["endpoint", "method", "status"],
     buckets=(0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.5),
+)
+UNVERIFIED_LABELS = Counter(
+    "moderation_unverified_labels_total",
+    "Client reports on texts no stored comment matches: stored as unverified, or refused past the daily cap",
+    ["source", "outcome"],
 )
 MODEL_INFO = Gauge(
     "moderation_model_info", "The model version in use (value 1)", ["version"], multiprocess_mode="max"
@@ -56,6 +64,13 @@ def request_labels(rule: str | None, method: str, status: int) -> tuple[str, str
 def record_decision(comment: Comment | CommentRow, seconds: float) -> None:
     DECISIONS.labels(comment.decision, comment.reason_code).inc()
     DECISION_SECONDS.observe(seconds)
+
+
+def record_unverified_label(source: str, stored: bool) -> None:
+    """Count a report kept as an unverified label, or refused because its key spent today's cap."""
+    UNVERIFIED_LABELS.labels(source, "stored" if stored else "over_cap").inc()
+    if not stored:
+        log.warning("unverified label refused: the client key reached MODERATION_UNVERIFIED_LABELS_PER_DAY")
 
 
 def set_model_version(version: str, previous: str | None = None) -> None:

@@ -169,7 +169,7 @@ class ReviewQueue:
                 connection.execute(
                     insert(Label),
                     {"comment_id": comment_id, "source": "moderator", "label": label, "text": row.text,
-                     "name": row.name, "key_id": principal.key_id, "created_at": now},
+                     "name": row.name, "key_id": principal.key_id, "created_at": now, "trust": "trusted"},
                 )  # fmt: skip
             self._enqueue(connection, comment_id, row.client_comment_id, status, label, principal, now)
         comment = self.store.get_comment(comment_id)

@@ -130,6 +130,7 @@ class ModerationService:
             submission.text_fingerprint,
             now,
             self.settings.duplicate_seconds,
+            principal.site,
         )
         signals = run_checks(submission, history, self.blocklists.rules())
         language = comment_language(submission.text, submission.language)
@@ -191,5 +192,8 @@ class ModerationService:
         return None
 
     def feedback(self, principal: Principal, comment: Comment, label: str) -> Any:
-        """Store the CMS's own verdict on a comment as a training label."""
+        """Store the CMS's own verdict on a comment as a training label.
+
+        Trusted: visible_to let only the comment's own client (or a moderator) this far.
+        """
         return self.store.add_label(comment, label, "cms_feedback", principal.key_id)

@@ -63,11 +63,23 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--role", type=click.Choice(["client", "moderator", "admin"]), required=True)
 @click.option("--name", required=True, help="Who the key is for, e.g. the site's name.")
+@click.option(
+    "--site",
+    default=None,
+    help="Share author history (trust, flood, duplicates) with the other keys of this site "
+    "(default: the key is a site of its own).",
+)
 @pass_cli
-def keys_create(cli: CliContext, role: str, name: str) -> None:
+def keys_create(cli: CliContext, role: str, name: str, site: str | None) -> None:
     """Create a key and print it once, as the last line."""
-    key, secret = _key_store(cli).create_key(role, name)
-    click.echo(f"created {role} key {key.prefix} for {name!r}; store it now, it is not shown again:")
+    try:
+        key, secret = _key_store(cli).create_key(role, name, site)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--site") from None
+    click.echo(
+        f"created {role} key {key.prefix} for {name!r} (site {key.site}); "
+        "store it now, it is not shown again:"
+    )
     click.echo(secret)
 
 
@@ -82,18 +94,38 @@ def keys_revoke(cli: CliContext, prefix: str) -> None:
     click.echo(f"revoked {prefix}")
 
 
+@keys.command("site")
+@click.argument("prefix")
+@click.argument("site")
+@pass_cli
+def keys_site(cli: CliContext, prefix: str, site: str) -> None:
+    """Put the key with this prefix into SITE, whose keys share author history."""
+    prefix = prefix.split("_")[1] if prefix.startswith("mk_") else prefix
+    try:
+        found = _key_store(cli).set_site(prefix, site)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SITE") from None
+    if not found:
+        raise click.ClickException(f"no key with prefix {prefix}")
+    click.echo(f"{prefix} is now in site {site.strip()}")
+
+
 @keys.command("list")
 @pass_cli
 def keys_list(cli: CliContext) -> None:
-    """List keys (never their secrets)."""
+    """List keys (never their secrets): prefix, role, state, site, name."""
     for key in _key_store(cli).list_keys():
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-        click.echo(f"{key.prefix}\t{key.role}\t{state}\t{key.name}")
+        click.echo(f"{key.prefix}\t{key.role}\t{state}\t{key.site}\t{key.name}")
 
 
 @click.command()
 @click.option("--older-than", "days", type=click.IntRange(min=0), required=True, help="Retention in days.")
-@click.option("--keep-labels", is_flag=True, help="Keep training labels of purged comments, anonymized.")
+@click.option(
+    "--keep-labels",
+    is_flag=True,
+    help="Keep old training labels as text and verdict only (no link, no name).",
+)
 @pass_cli
 def purge(cli: CliContext, days: int, keep_labels: bool) -> None:
     """Delete comments, reviews, labels and webhook events older than the retention period."""

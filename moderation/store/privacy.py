@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, func, select
 
+from moderation.pipeline.normalize import normalize
 from moderation.store.database import checkpoint
 from moderation.store.repository import Store
 from moderation.store.tables import (
@@ -22,12 +25,51 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
+# Unlinked labels are read this many at a time to compare their folded text.
+_SCAN_BATCH = 2000
+
+
+def _delete_unlinked_by_folded_text(connection: Any, key: str) -> int:
+    """Delete unlinked labels whose text folds to the folded text of one of this author's comments.
+
+    A report of "FREE  CASH at X.example" finds the comment "Free cash at x.example": training
+    compares texts folded (moderation.pipeline.normalize), so erasure does too. Folding runs in
+    Python, so every unlinked label is read once, in batches; erasure is rare, labels are short.
+    """
+    c = Comment.__table__.c
+    labels = Label.__table__.c
+    texts = connection.execute(select(c.text).where(c.email_key == key)).scalars().all()
+    wanted = {normalize(text)[1] for text in texts}
+    wanted.discard("")
+    if not wanted:
+        return 0
+    doomed: list[int] = []
+    last = 0
+    while True:
+        batch = connection.execute(
+            select(labels.id, labels.text)
+            .where(labels.comment_id.is_(None), labels.id > last)
+            .order_by(labels.id)
+            .limit(_SCAN_BATCH)
+        ).all()
+        if not batch:
+            break
+        last = batch[-1].id
+        doomed += [row.id for row in batch if normalize(row.text)[1] in wanted]
+    deleted = 0
+    for start in range(0, len(doomed), _SCAN_BATCH):
+        chunk = doomed[start : start + _SCAN_BATCH]
+        deleted += connection.execute(delete(Label).where(labels.id.in_(chunk))).rowcount
+    return deleted
+
+
 def erase_email(store: Store, email: str, include_blocklist: bool = False) -> dict[str, int]:
     """Delete every comment sent with email and everything derived from it; return counts per table.
 
     Perspective analyses (which name no author) go when they hold the exact text of one of them.
     Labels go whether they still point at one of the comments or lost that link (comment_id NULL)
-    but carry the exact text of one of them. Block-list entries naming the address are an admin's
+    but carry the exact text of one of them, or a text that folds to the same (as training
+    compares texts). Block-list entries naming the address are an admin's
     decision about an abuser and are kept (and counted) unless include_blocklist is set. Running it
     again finds nothing and returns zeros.
     """
@@ -49,6 +91,7 @@ def erase_email(store: Store, email: str, include_blocklist: bool = False) -> di
                 labels.comment_id.in_(theirs) | (labels.comment_id.is_(None) & labels.text.in_(their_texts))
             )
         ).rowcount
+        counts["labels"] += _delete_unlinked_by_folded_text(connection, key)
         counts["reviews"] = connection.execute(
             delete(Review).where(Review.__table__.c.comment_id.in_(theirs))
         ).rowcount

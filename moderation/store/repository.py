@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, bindparam, exists, func, insert, select, text
+from sqlalchemy import Engine, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -19,6 +19,9 @@ from moderation.store.database import checkpoint
 from moderation.store.tables import Analysis, ApiKey, Comment, Label, UTCDateTime
 
 ROLES = ("client", "moderator", "admin")
+# Label trust (labels.trust): see tables.Label.
+TRUSTED, UNVERIFIED, CONFIRMED, DISCARDED = "trusted", "unverified", "confirmed", "discarded"
+LABEL_TRUST = (TRUSTED, UNVERIFIED, CONFIRMED, DISCARDED)
 KEY_PREFIX = "mk"
 
 
@@ -47,6 +50,8 @@ class Principal:
     key_id: int
     name: str
     role: str
+    # The site whose author history this key's comments are judged by (api_keys.site).
+    site: str = ""
 
     def has(self, role: str) -> bool:
         return self.role == "admin" or self.role == role
@@ -54,7 +59,11 @@ class Principal:
 
 def _history_statement() -> Any:
     c = Comment.__table__.c
-    by_email = c.email_key == bindparam("email_key")
+    k = ApiKey.__table__.c
+    # History is per site: only comments sent with a key of the caller's site count, so one clean
+    # comment through site A does not make its author trusted on site B (nor flood B's window).
+    same_site = c.client_key_id.in_(select(k.id).where(k.site == bindparam("site")).scalar_subquery())
+    by_email = (c.email_key == bindparam("email_key")) & same_site
 
     def count(status: str) -> Any:
         return select(func.count()).where(by_email, c.status == status).scalar_subquery()
@@ -64,7 +73,10 @@ def _history_statement() -> Any:
         count("rejected").label("rejected"),
         select(func.max(c.created_at)).where(by_email).scalar_subquery().label("last_email"),
         # With no IP the comparison is NULL, matches nothing and the maximum is NULL.
-        select(func.max(c.created_at)).where(c.ip == bindparam("ip")).scalar_subquery().label("last_ip"),
+        select(func.max(c.created_at))
+        .where(c.ip == bindparam("ip"), same_site)
+        .scalar_subquery()
+        .label("last_ip"),
         exists()
         .where(
             by_email,
@@ -81,6 +93,7 @@ _KEY_BY_PREFIX = select(
     ApiKey.__table__.c.id,
     ApiKey.__table__.c.name,
     ApiKey.__table__.c.role,
+    ApiKey.__table__.c.site,
     ApiKey.__table__.c.key_hash,
     ApiKey.__table__.c.revoked_at,
 ).where(ApiKey.__table__.c.prefix == bindparam("prefix"))
@@ -106,13 +119,23 @@ class Store:
 
     # --- keys -----------------------------------------------------------------------------
 
-    def create_key(self, role: str, name: str) -> tuple[ApiKey, str]:
-        """Create a key and return it with its plaintext, which is never stored."""
+    def create_key(self, role: str, name: str, site: str | None = None) -> tuple[ApiKey, str]:
+        """Create a key and return it with its plaintext, which is never stored.
+
+        Without a site the key is a site of its own (`key-PREFIX`): its authors' history is shared
+        with no other key until the operator names the same site for several keys.
+        """
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        site = (site or "").strip()
+        if len(site) > 100:
+            raise ValueError("a site name has at most 100 characters")
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        key = ApiKey(prefix=prefix, key_hash=hash_secret(secret), name=name, role=role, created_at=utcnow())
+        key = ApiKey(
+            prefix=prefix, key_hash=hash_secret(secret), name=name, role=role, site=site or f"key-{prefix}",
+            created_at=utcnow(),
+        )  # fmt: skip
         with self.sessions.begin() as session:
             session.add(key)
         return key, f"{KEY_PREFIX}_{prefix}_{secret}"
@@ -131,7 +154,7 @@ class Store:
             return None
         if key.revoked_at is not None:
             return None
-        return Principal(key.id, key.name, key.role)
+        return Principal(key.id, key.name, key.role, key.site)
 
     def principal(self, key_id: int) -> Principal | None:
         """Return the principal of an active key by id (for sessions that remember only the id)."""
@@ -139,7 +162,7 @@ class Store:
             key = session.get(ApiKey, key_id)
         if key is None or key.revoked_at is not None:
             return None
-        return Principal(key.id, key.name, key.role)
+        return Principal(key.id, key.name, key.role, key.site)
 
     def revoke_key(self, prefix: str) -> bool:
         with self.sessions.begin() as session:
@@ -147,6 +170,18 @@ class Store:
             if key is None or key.revoked_at is not None:
                 return False
             key.revoked_at = utcnow()
+            return True
+
+    def set_site(self, prefix: str, site: str) -> bool:
+        """Move a key to another site (to link keys created before sites, or separate them again)."""
+        site = site.strip()
+        if not site or len(site) > 100:
+            raise ValueError("a site name has 1 to 100 characters")
+        with self.sessions.begin() as session:
+            key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+            if key is None:
+                return False
+            key.site = site
             return True
 
     def list_keys(self) -> list[ApiKey]:
@@ -184,13 +219,17 @@ class Store:
         return found is not None
 
     def author_history(
-        self, email: str, ip: str | None, fingerprint: str, now: datetime, duplicate_seconds: int
+        self, email: str, ip: str | None, fingerprint: str, now: datetime, duplicate_seconds: int, site: str
     ) -> AuthorHistory:
-        """Summarize what this author (by email, and IP for flooding) did before now, in one query."""
+        """Summarize what this author (by email, and IP for flooding) did on this site before now.
+
+        One query; only comments sent with keys of `site` count (see _history_statement).
+        """
         with self.engine.connect() as connection:
             row = connection.execute(
                 _HISTORY,
                 {
+                    "site": site,
                     "email_key": email.lower(),
                     "ip": ip,
                     "fingerprint": fingerprint,
@@ -240,7 +279,10 @@ class Store:
         with self.sessions() as session:
             return session.get(Comment, comment_id)
 
-    def add_label(self, comment: Comment, label: str, source: str, key_id: int) -> Label:
+    def add_label(
+        self, comment: Comment, label: str, source: str, key_id: int, trust: str = TRUSTED
+    ) -> Label:
+        """Label a stored comment: a moderator's review or its own client's feedback (trusted)."""
         row = Label(
             comment_id=comment.id,
             source=source,
@@ -249,15 +291,29 @@ class Store:
             name=comment.name,
             key_id=key_id,
             created_at=utcnow(),
+            trust=trust,
         )
         with self.sessions.begin() as session:
             session.add(row)
         return row
 
     def label_latest_match(
-        self, key_id: int, email_key: str, fingerprint: str, text: str, name: str, label: str, source: str
-    ) -> Label:
-        """Label this client's latest comment by this author with this text, or store the text alone."""
+        self,
+        key_id: int,
+        email_key: str,
+        fingerprint: str,
+        text: str,
+        name: str,
+        label: str,
+        source: str,
+        unverified_cap: int,
+    ) -> Label | None:
+        """Label this client's latest comment by this author with this text, or store the text alone.
+
+        A match is the client's own stored comment, so its verdict is trusted. Without one the text
+        is kept as an unverified report, unless the key already sent unverified_cap of them today:
+        then nothing is stored and None is returned.
+        """
         with self.sessions.begin() as session:
             comment = session.scalar(
                 select(Comment)
@@ -269,6 +325,8 @@ class Store:
                 .order_by(Comment.created_at.desc(), Comment.id.desc())
                 .limit(1)
             )
+            if comment is None and self._unverified_today(session, key_id) >= unverified_cap:
+                return None
             row = Label(
                 comment_id=comment.id if comment else None,
                 source=source,
@@ -277,19 +335,77 @@ class Store:
                 name=comment.name if comment else name,
                 key_id=key_id,
                 created_at=utcnow(),
+                trust=TRUSTED if comment else UNVERIFIED,
             )
             session.add(row)
         return row
 
-    def add_text_label(self, key_id: int, text: str, label: str, source: str) -> Label:
-        """Store a client's verdict on a text it never sent for moderation (no comment to link)."""
-        row = Label(
-            comment_id=None, source=source, label=label, text=text, name=None, key_id=key_id,
-            created_at=utcnow(),
-        )  # fmt: skip
+    def add_text_label(
+        self, key_id: int, text: str, label: str, source: str, unverified_cap: int
+    ) -> Label | None:
+        """Keep a client's verdict on a text it never sent for moderation as an unverified report.
+
+        None (and nothing stored) once the key sent unverified_cap reports today.
+        """
         with self.sessions.begin() as session:
+            if self._unverified_today(session, key_id) >= unverified_cap:
+                return None
+            row = Label(
+                comment_id=None, source=source, label=label, text=text, name=None, key_id=key_id,
+                created_at=utcnow(), trust=UNVERIFIED,
+            )  # fmt: skip
             session.add(row)
         return row
+
+    @staticmethod
+    def _unverified_today(session: Any, key_id: int) -> int:
+        """How many reports without a comment this key sent since 00:00 UTC (judged ones included)."""
+        now = utcnow()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Label)
+                .where(Label.key_id == key_id, Label.created_at >= midnight, Label.trust != TRUSTED)
+            )
+            or 0
+        )
+
+    def list_labels(self, trust: str, after_id: int, limit: int) -> list[dict[str, Any]]:
+        """Labels of one trust level, by id, with the prefix and name of the key that sent each."""
+        labels = Label.__table__.c
+        keys = ApiKey.__table__.c
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    labels.id, labels.text, labels.label, labels.source, labels.trust, labels.comment_id,
+                    labels.created_at, labels.reviewed_at, keys.prefix.label("key_prefix"),
+                    keys.name.label("key_name"),
+                )
+                .join_from(Label, ApiKey, labels.key_id == keys.id, isouter=True)
+                .where(labels.trust == trust, labels.id > after_id)
+                .order_by(labels.id)
+                .limit(limit)
+            ).all()  # fmt: skip
+        return [row._asdict() for row in rows]
+
+    def judge_label(self, label_id: int, trust: str, reviewer_id: int) -> tuple[bool, str | None]:
+        """Move an unverified label to trust (confirmed or discarded), recording who and when.
+
+        Returns (changed, the label's trust before): (False, None) for no such label, (False, trust)
+        when it was not unverified. The condition on trust makes one of two racing moderators win.
+        """
+        if trust not in (CONFIRMED, DISCARDED):
+            raise ValueError("a report is confirmed or discarded")
+        labels = Label.__table__.c
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(Label)
+                .where(labels.id == label_id, labels.trust == UNVERIFIED)
+                .values(trust=trust, reviewed_by=reviewer_id, reviewed_at=utcnow())
+            ).rowcount
+            before = connection.execute(select(labels.trust).where(labels.id == label_id)).scalar()
+        return changed == 1, (UNVERIFIED if changed == 1 else before)
 
     def add_analysis(self, values: dict[str, Any]) -> None:
         """Keep one scored text (comments:analyze without doNotStore)."""
@@ -297,14 +413,36 @@ class Store:
             connection.execute(insert(Analysis), {**values, "created_at": utcnow()})
 
     def training_labels(self) -> Iterator[dict[str, Any]]:
-        """Yield the latest verdict per comment (and every label without a comment)."""
-        with self.sessions() as session:
-            rows = session.scalars(select(Label).order_by(Label.created_at, Label.id)).all()
-        latest: dict[str, Label] = {}
+        """Yield every label training may weigh: one verdict per comment, every report alone.
+
+        Per comment the latest moderator review wins over the client's feedback, else the latest
+        feedback (a correction). Reports without a comment come one by one with their trust and the
+        prefix of the key that sent them; which of them to use is training's decision.
+        """
+        labels = Label.__table__.c
+        keys = ApiKey.__table__.c
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    labels.id, labels.comment_id, labels.source, labels.label, labels.text, labels.name,
+                    labels.trust, keys.prefix.label("key_prefix"),
+                )
+                .join_from(Label, ApiKey, labels.key_id == keys.id, isouter=True)
+                .order_by(labels.created_at, labels.id)
+            ).all()  # fmt: skip
+        latest: dict[str, Any] = {}
         for row in rows:
-            latest[row.comment_id or f"label-{row.id}"] = row
+            slot = row.comment_id or f"label-{row.id}"
+            held = latest.get(slot)
+            if held is not None and held.source == "moderator" and row.source != "moderator":
+                continue  # a client's feedback does not overrule a moderator's review of its comment
+            latest[slot] = row
         for row in latest.values():
-            yield {"text": row.text, "label": row.label, "name": row.name or "", "source": row.source}
+            yield {
+                "id": row.id, "text": row.text, "label": row.label, "name": row.name or "",
+                "source": row.source, "trust": row.trust, "key_prefix": row.key_prefix or "",
+                "linked": row.comment_id is not None,
+            }  # fmt: skip
 
     def count_comments(self) -> int:
         with self.sessions() as session:
@@ -314,9 +452,12 @@ class Store:
 def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict[str, int]:
     """Delete comments, their reviews, labels and webhook events created before older_than.
 
-    With keep_labels, labels survive as anonymous training examples: no comment link, no name.
+    Labels go with their comments, and labels without a comment (reports on texts we never stored,
+    and labels an earlier purge kept) go once they were created before older_than. With
+    keep_labels, all of them survive as anonymous training examples: text and verdict only, no
+    comment link, no name.
     """
-    from sqlalchemy import delete, update
+    from sqlalchemy import delete
 
     from moderation.store.tables import OutboxEvent, Review, WebhookDelivery
 
@@ -329,9 +470,17 @@ def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict
             counts["labels_anonymized"] = connection.execute(
                 update(Label).where(labels.comment_id.in_(old_ids)).values(comment_id=None, name=None)
             ).rowcount
+            counts["unlinked_labels_anonymized"] = connection.execute(
+                update(Label)
+                .where(labels.comment_id.is_(None), labels.created_at < older_than, labels.name.is_not(None))
+                .values(name=None)
+            ).rowcount
         else:
             counts["labels"] = connection.execute(
                 delete(Label).where(labels.comment_id.in_(old_ids))
+            ).rowcount
+            counts["unlinked_labels"] = connection.execute(
+                delete(Label).where(labels.comment_id.is_(None), labels.created_at < older_than)
             ).rowcount
         counts["reviews"] = connection.execute(
             delete(Review).where(Review.__table__.c.comment_id.in_(old_ids))

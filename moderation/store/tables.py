@@ -52,6 +52,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16))
+    # Keys of one site share author history (trust, flood, duplicates); by default each key is its own.
+    site: Mapped[str] = mapped_column(String(100), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -117,9 +119,19 @@ class Review(Base):
 
 
 class Label(Base):
-    """A verdict on a comment that training can learn from: CMS feedback or a moderator review."""
+    """A verdict on a text that training can learn from: a moderator review, CMS feedback or a report.
+
+    trust says whether training may believe it: `trusted` (a moderator's review, or a client's
+    feedback on its own stored comment), `unverified` (a report on a text no stored comment of the
+    client matches), `confirmed` or `discarded` (an unverified report a moderator judged; who and
+    when in reviewed_by / reviewed_at).
+    """
 
     __tablename__ = "labels"
+    __table_args__ = (
+        Index("ix_labels_trust_id", "trust", "id"),
+        Index("ix_labels_key_created", "key_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     comment_id: Mapped[str | None] = mapped_column(
@@ -131,6 +143,9 @@ class Label(Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    trust: Mapped[str] = mapped_column(String(16), server_default="trusted", default="trusted")
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Analysis(Base):

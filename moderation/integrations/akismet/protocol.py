@@ -165,11 +165,16 @@ def check_answer(comment: Comment | CommentRow) -> CheckAnswer:
     return CheckAnswer("true", headers)
 
 
-def record_feedback(store: Store, principal: Principal, fields: Mapping[str, Any], label: str) -> Label:
+def record_feedback(
+    store: Store, principal: Principal, fields: Mapping[str, Any], label: str, unverified_cap: int
+) -> Label | None:
     """Store a submit-spam / submit-ham report as a training label on the matching comment, if any.
 
     The match is this client's most recent comment with the same author email and the same text
-    (compared after normalization, as the duplicate check does); without one the example is kept alone.
+    (compared after normalization, as the duplicate check does): a verdict on the client's own
+    comment, trusted. Without one the text is kept alone as an unverified report, which training
+    uses only once a moderator confirms it (or the operator opts in for this key), and only up to
+    unverified_cap a day per key; past it nothing is stored and None is returned.
     """
     submission = Submission(name=fields["name"], email=fields["email"], text=fields["text"])
     return store.label_latest_match(
@@ -180,4 +185,5 @@ def record_feedback(store: Store, principal: Principal, fields: Mapping[str, Any
         submission.name,
         label,
         FEEDBACK_SOURCE,
+        unverified_cap,
     )

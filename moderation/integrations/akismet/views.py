@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 from moderation.api.comments import CommentIn
 from moderation.auth import authenticate, presented_key
 from moderation.integrations.akismet.protocol import (
+    FEEDBACK_SOURCE,
     FEEDBACK_THANKS,
     KEY_HELP,
     CheckAnswer,
@@ -20,7 +21,7 @@ from moderation.integrations.akismet.protocol import (
     record_feedback,
     submission_fields,
 )
-from moderation.ops.metrics import record_decision
+from moderation.ops.metrics import record_decision, record_unverified_label
 from moderation.store.repository import Principal
 
 bp = Blueprint("akismet", __name__, url_prefix="/1.1")
@@ -95,7 +96,12 @@ def _feedback(label: str) -> Response:
     except _Refused as refused:
         return refused.answer
     if not is_test(request.form):  # a test report is acknowledged but never trained on, as Akismet does
-        record_feedback(current_app.extensions["moderation"].store, principal, fields, label)
+        moderation = current_app.extensions["moderation"]
+        cap = moderation.settings.unverified_labels_per_day
+        stored = record_feedback(moderation.store, principal, fields, label, cap)
+        if stored is None or stored.trust != "trusted":
+            # Past the cap the report is thanked as Akismet would, and only counted.
+            record_unverified_label(FEEDBACK_SOURCE, stored is not None)
     return _plain(CheckAnswer(FEEDBACK_THANKS))
 
 

@@ -26,6 +26,7 @@ from moderation.integrations.perspective.protocol import (
     training_label,
     unknown_attribute,
 )
+from moderation.ops.metrics import record_unverified_label
 from moderation.pipeline.domain import Submission
 from moderation.pipeline.language import SUPPORTED_LANGUAGES, identify
 from moderation.store.repository import Principal
@@ -183,9 +184,13 @@ def suggest_score() -> Response:
         if head_for(name) is None:
             raise unknown_attribute(name, list(HEAD_BY_ATTRIBUTE))
     label = training_label(parsed.scores, HEAD_BY_ATTRIBUTE)
-    current_app.extensions["moderation"].store.add_text_label(
-        principal.key_id, parsed.text, label, SUGGEST_SOURCE
+    moderation = current_app.extensions["moderation"]
+    # A text we never stored: an unverified report, capped per key per day (past the cap it is
+    # answered as Perspective does and only counted).
+    stored = moderation.store.add_text_label(
+        principal.key_id, parsed.text, label, SUGGEST_SOURCE, moderation.settings.unverified_labels_per_day
     )
+    record_unverified_label(SUGGEST_SOURCE, stored is not None)
     detection = identify(parsed.text)
     return jsonify(suggest_response(parsed, [detection.language] if detection.language else []))
 
