@@ -194,3 +194,17 @@ def test_decision_changes_reports_and_their_migration_on_every_backend(store, da
     engine.dispose()
     upgrade(database_url)
     assert store.get_comment(comment.id).review_reason is None  # the columns are back, empty
+    # Readers' reports go with their comment when its author's data is erased.
+    from sqlalchemy import func, select
+
+    from moderation.store.privacy import erase_email
+    from moderation.store.tables import Report
+
+    store.engine.dispose()
+    fresh = Store(make_engine(database_url))
+    comment, _ = fresh.insert_comment(make_comment(key.id))
+    assert ReviewQueue(fresh).report(Principal(key.id, key.name, "client"), comment.id, "r1", "spam", None)
+    erase_email(fresh, "ana@example.org")
+    with fresh.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Report)).scalar_one() == 0
+    fresh.engine.dispose()
