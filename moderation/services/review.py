@@ -155,16 +155,12 @@ class ReviewQueue:
             reason = label if label in ("spam", "toxic") else "other"
         label = label or _label_for(action, reason)
         status = ACTIONS[action]
-
-        def payload(state: dict[str, Any]) -> dict[str, Any]:
-            return self._payload(state, principal, now)
-
         now = utcnow()
         try:
             self.reviews.decide(
                 comment_id, principal.key_id, action=action, status=status, label=label, reason=reason,
                 note=note, expected_status=expected_status, training=label in TRAINING_LABELS,
-                payload=payload, now=now,
+                payload=lambda state: self._payload(state, principal, now), now=now,
             )  # fmt: skip
         except Missing:
             raise ReviewError(404, f"No comment {comment_id!r}.") from None
