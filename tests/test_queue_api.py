@@ -109,7 +109,8 @@ def test_review_changes_status_audits_labels_and_queues_an_event(held_app, actor
     assert events[0].payload | {"reviewed_at": None} == {
         "event": "comment.status_changed", "sequence": 1, "comment_id": comment_id,
         "client_comment_id": "wp-9", "status": "rejected", "label": "spam", "reviewer_role": "moderator",
-        "reviewed_at": None,
+        "reviewed_at": None, "previous_status": "held",
+        "reason": {"code": "spam", "message": "Your comment was removed as spam."},
     }  # fmt: skip
 
 
@@ -255,3 +256,290 @@ def test_block_list_added_on_one_instance_applies_on_another(held_app, app_confi
         "/v1/comments", json=comment(text="Try the bitcoin doubler today"), headers=auth(actors["client"])
     )
     assert response.json["reason"]["code"] == "blocked_term"
+
+
+# --- decisions changed at any time, reasons, views and readers' reports (issue 13) -------------
+
+
+def outbox_payloads(app) -> list[dict]:
+    from sqlalchemy import select
+
+    from moderation.store.tables import OutboxEvent
+
+    with app.extensions["moderation"].store.sessions() as session:
+        return [e.payload for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+
+
+def age_decisions(app, comment_id: str, hours: float = 1) -> None:
+    """Move a comment's creation and every decision on it into the past, as if hours had gone by."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from moderation.store.repository import utcnow
+    from moderation.store.tables import Comment, Label, Review
+
+    then = utcnow() - timedelta(hours=hours)
+    with app.extensions["moderation"].store.engine.begin() as connection:
+        connection.execute(update(Comment).where(Comment.id == comment_id).values(created_at=then))
+        connection.execute(
+            update(Comment)
+            .where(Comment.id == comment_id, Comment.reviewed_at.is_not(None))
+            .values(reviewed_at=then)
+        )
+        connection.execute(update(Review).where(Review.comment_id == comment_id).values(created_at=then))
+        connection.execute(update(Label).where(Label.comment_id == comment_id).values(created_at=then))
+
+
+def test_a_rejection_is_changed_an_hour_later_audited_and_sent_to_the_cms(held_app, actors):
+    (comment_id,) = hold(held_app, actors["client"], client_comment_id="wp-77")
+    client = held_app.test_client()
+    other = held_app.extensions["moderation"].store.create_key("moderator", "day desk")[1]
+    first = client.post(f"/v1/comments/{comment_id}/review", json={"action": "reject", "label": "spam"},
+                        headers=auth(actors["moderator"]))  # fmt: skip
+    assert first.status_code == 200
+    age_decisions(held_app, comment_id, hours=1)
+    url = f"/v1/comments/{comment_id}/review"
+    # A first-review call cannot overwrite a decision by accident ...
+    blind = client.post(url, json={"action": "approve"}, headers=auth(other))
+    assert blind.status_code == 409 and "expected_status" in blind.json["message"]
+    # ... and one that saw an out-of-date status cannot either.
+    stale = client.post(url, json={"action": "approve", "expected_status": "approved"}, headers=auth(other))
+    assert stale.status_code == 409
+    changed = client.post(
+        url, json={"action": "approve", "expected_status": "rejected", "note": "satire, not spam"},
+        headers=auth(other),
+    )  # fmt: skip
+    assert changed.status_code == 200
+    assert changed.json["status"] == "approved" and changed.json["review"]["label"] == "ham"
+    assert changed.json["review"]["reason"] is None
+    audit = client.get(f"/v1/comments/{comment_id}/audit", headers=auth(actors["moderator"])).json["items"]
+    assert [
+        (a["action"], a["from_status"], a["to_status"], a["reason"], a["note"], a["by"]) for a in audit
+    ] == [
+        ("reject", "held", "rejected", "spam", None, "moderator desk"),
+        ("approve", "rejected", "approved", None, "satire, not spam", "day desk"),
+    ]
+    assert audit[1]["at"] > audit[0]["at"]
+    events = outbox_payloads(held_app)
+    assert [(e["sequence"], e["previous_status"], e["status"], e["label"]) for e in events] == [
+        (1, "held", "rejected", "spam"),
+        (2, "rejected", "approved", "ham"),
+    ]
+    assert events[0]["reason"] == {"code": "spam", "message": "Your comment was removed as spam."}
+    assert events[1]["reason"] is None and events[1]["client_comment_id"] == "wp-77"
+    assert "note" not in events[1] and "satire" not in str(events[1])
+    assert [r["label"] for r in held_app.extensions["moderation"].store.training_labels()] == ["ham"]
+    # The changer can take the change back: the comment is rejected by the first moderator again.
+    undone = client.post(f"/v1/comments/{comment_id}/review/undo", headers=auth(other))
+    assert undone.status_code == 200 and undone.json["status"] == "rejected"
+    assert undone.json["review"]["label"] == "spam" and undone.json["review"]["reason"]["code"] == "spam"
+    last = outbox_payloads(held_app)[-1]
+    assert (last["sequence"], last["previous_status"], last["status"], last["reason"]["code"]) == (
+        3, "approved", "rejected", "spam",
+    )  # fmt: skip
+    assert [r["label"] for r in held_app.extensions["moderation"].store.training_labels()] == ["spam"]
+    # The first moderator's hour-old decision is past its undo window.
+    late = client.post(f"/v1/comments/{comment_id}/review/undo", headers=auth(actors["moderator"]))
+    assert late.status_code == 409
+
+
+def test_a_comment_the_service_approved_is_unmoderated_until_rejected_with_a_reason(app, keys, submit):
+    comment_id = submit(client_comment_id="wp-5").json["id"]
+    client = app.test_client()
+    moderator = auth(keys["moderator"])
+    assert client.get(f"/v1/comments/{comment_id}", headers=moderator).json["status"] == "approved"
+    unmoderated = client.get("/v1/queue?view=unmoderated", headers=moderator).json
+    assert [i["id"] for i in unmoderated["items"]] == [comment_id]
+    assert unmoderated["items"][0]["reviewed_at"] is None and unmoderated["views"]["unmoderated"] == 1
+    body = {
+        "action": "reject",
+        "reason": "personal_info",
+        "note": "home address",
+        "expected_status": "approved",
+    }
+    response = client.post(f"/v1/comments/{comment_id}/review", json=body, headers=moderator)
+    assert response.status_code == 200 and response.json["status"] == "rejected"
+    public = {
+        "code": "personal_info",
+        "message": "Your comment was removed because it shares personal information.",
+    }
+    # The CMS reads the commenter-facing reason on the comment and in the webhook; never the note.
+    state = client.get(f"/v1/comments/{comment_id}", headers=auth(keys["client"])).json
+    assert state["review"]["reason"] == public and state["review"]["label"] == "other"
+    (event,) = outbox_payloads(app)
+    assert event["reason"] == public and event["previous_status"] == "approved"
+    assert "home address" not in str(event)
+    views = client.get("/v1/queue?view=rejected", headers=moderator).json
+    assert views["views"]["unmoderated"] == 0 and views["views"]["rejected"] == 1
+    (item,) = views["items"]
+    assert (item["review_reason"], item["review_note"], item["reviewed_by"]) == (
+        "personal_info", "home address", "test moderator",
+    )  # fmt: skip
+    assert list(app.extensions["moderation"].store.training_labels()) == []  # "other" trains nothing
+
+
+def test_reject_reasons_and_change_fields_are_checked(held_app, actors):
+    (comment_id,) = hold(held_app, actors["client"])
+    client = held_app.test_client()
+    url, headers = f"/v1/comments/{comment_id}/review", auth(actors["moderator"])
+    assert client.post(url, json={"action": "approve", "reason": "spam"}, headers=headers).status_code == 422
+    other = client.post(url, json={"action": "reject", "reason": "other"}, headers=headers)
+    assert other.status_code == 422 and set(other.json["errors"]) == {"note"}
+    wrong = client.post(
+        url, json={"action": "reject", "reason": "rude", "expected_status": "gone"}, headers=headers
+    )
+    assert wrong.status_code == 422 and set(wrong.json["errors"]) == {"reason", "expected_status"}
+    assert client.post(url, json={"action": "reject"}, headers=headers).json["review"]["label"] == "other"
+    off = client.post(
+        url, json={"action": "reject", "reason": "off_topic", "expected_status": "rejected"}, headers=headers
+    )
+    assert off.status_code == 200 and off.json["review"]["reason"]["code"] == "off_topic"
+    bulk = client.post("/v1/reviews", json={"items": [
+        {"id": comment_id, "action": "approve", "expected_status": "rejected"},
+        {"id": comment_id, "action": "reject", "reason": "toxic", "expected_status": "rejected"},
+    ]}, headers=headers)  # fmt: skip
+    assert [r["status"] for r in bulk.json["results"]] == [200, 409]
+
+
+def test_two_moderators_changing_one_decision_at_once_exactly_one_wins(held_app, actors):
+    store = held_app.extensions["moderation"].store
+    keys = [store.create_key("moderator", f"m{i}")[1] for i in range(4)]
+    (comment_id,) = hold(held_app, actors["client"])
+    held_app.test_client().post(
+        f"/v1/comments/{comment_id}/review", json={"action": "reject"}, headers=auth(actors["moderator"])
+    )
+    barrier = threading.Barrier(len(keys))
+    statuses = []
+
+    def change(key):
+        client = held_app.test_client()
+        barrier.wait()
+        body = {"action": "approve", "expected_status": "rejected"}
+        response = client.post(f"/v1/comments/{comment_id}/review", json=body, headers=auth(key))
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=change, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] + [409] * (len(keys) - 1)
+    assert [a["action"] for a in held_app.extensions["moderation"].queue.audit(comment_id)] == [
+        "reject",
+        "approve",
+    ]
+
+
+def report(client, key, comment_id, **body):
+    return client.post(f"/v1/comments/{comment_id}/reports", json=body, headers=auth(key))
+
+
+def test_reports_count_once_per_reader_and_only_the_owning_site_may_send_them(held_app, actors):
+    (comment_id,) = hold(held_app, actors["client"])
+    store = held_app.extensions["moderation"].store
+    other_site = store.create_key("client", "other site")[1]
+    client = held_app.test_client()
+    first = report(client, actors["client"], comment_id, reason="spam", text="selling pills", reporter="r-1")
+    assert first.status_code == 201
+    assert (first.json["reason"], first.json["text"], first.json["open_reports"]) == (
+        "spam",
+        "selling pills",
+        1,
+    )
+    again = report(client, actors["client"], comment_id, reason="abusive", reporter="r-1")
+    assert again.status_code == 200 and again.json["id"] == first.json["id"]
+    assert again.json["reason"] == "spam" and again.json["open_reports"] == 1
+    assert report(client, actors["client"], comment_id, reason="abusive", reporter=42).status_code == 201
+    # Another site's key cannot report (or learn of) this site's comment; nor can a moderator key.
+    foreign = report(client, other_site, comment_id, reason="spam", reporter="r-9")
+    assert foreign.status_code == 404
+    assert report(client, actors["moderator"], comment_id, reason="spam", reporter="r-9").status_code == 403
+    assert report(client, actors["client"], "nope", reason="spam", reporter="r-9").status_code == 404
+    bad = report(client, actors["client"], comment_id, reason="boring", reporter=" ", colour="red")
+    assert bad.status_code == 422 and set(bad.json["errors"]) == {"reason", "reporter", "colour"}
+    assert report(client, actors["client"], comment_id, reason="other", reporter="x" * 201).status_code == 422
+    queue = client.get("/v1/queue?view=reported", headers=auth(actors["moderator"])).json
+    (item,) = queue["items"]
+    assert item["id"] == comment_id and queue["views"]["reported"] == 1
+    assert item["reports"]["open"] == 2 and item["reports"]["by_reason"] == {"spam": 1, "abusive": 1}
+    assert [(r["reason"], r["text"]) for r in item["reports"]["recent"]] == [
+        ("abusive", None),
+        ("spam", "selling pills"),
+    ]
+    assert "reporter" not in str(item["reports"])
+
+
+def test_a_decision_resolves_the_reports_and_its_undo_reopens_them(app, keys, submit):
+    comment_id = submit().json["id"]
+    client = app.test_client()
+    moderator = auth(keys["moderator"])
+    report(client, keys["client"], comment_id, reason="misinformation", reporter="r-1")
+    assert client.get("/v1/queue?view=reported", headers=moderator).json["views"]["reported"] == 1
+    # Keeping it published (a first decision on an approved comment no one had seen) resolves them.
+    kept = client.post(f"/v1/comments/{comment_id}/review", json={"action": "approve", "note": "sourced"},
+                       headers=moderator)  # fmt: skip
+    assert kept.status_code == 200
+    after = client.get("/v1/queue?view=reported", headers=moderator).json
+    assert after["items"] == [] and after["views"]["reported"] == 0
+    assert after["views"]["unmoderated"] == 0 and after["views"]["approved"] == 1
+    repeat = report(client, keys["client"], comment_id, reason="spam", reporter="r-1")
+    assert repeat.status_code == 200 and repeat.json["resolved_at"] and repeat.json["open_reports"] == 0
+    assert client.post(f"/v1/comments/{comment_id}/review/undo", headers=moderator).status_code == 200
+    reopened = client.get("/v1/queue?view=reported", headers=moderator).json
+    assert [i["id"] for i in reopened["items"]] == [comment_id] and reopened["items"][0]["reports"][
+        "open"
+    ] == 1
+    assert reopened["views"]["unmoderated"] == 1
+
+
+def test_view_counts_stay_true_under_post_score_and_reason_filters(held_app, actors):
+    from sqlalchemy import update
+
+    from moderation.store.tables import Comment
+
+    a_ids = hold(held_app, actors["client"], 3, post_id="a")
+    (b_id,) = hold(held_app, actors["client"], 1, post_id="b")
+    client = held_app.test_client()
+    headers = auth(actors["moderator"])
+    client.post(f"/v1/comments/{a_ids[0]}/review", json={"action": "approve"}, headers=headers)
+    client.post(
+        f"/v1/comments/{a_ids[1]}/review", json={"action": "reject", "reason": "off_topic"}, headers=headers
+    )
+    report(client, actors["client"], a_ids[0], reason="spam", reporter="r")
+    store = held_app.extensions["moderation"].store
+    with store.engine.begin() as connection:
+        connection.execute(update(Comment).values(spam_score=0.2, toxicity_score=0.1))
+        connection.execute(update(Comment).where(Comment.id.in_([a_ids[2], b_id])).values(spam_score=0.8))
+
+    def views(query=""):
+        body = client.get(f"/v1/queue?{query}", headers=headers).json
+        return body["views"], body["counts"], [i["id"] for i in body["items"]]
+
+    everything, counts, items = views()
+    assert everything == {
+        "pending": 2,
+        "reported": 1,
+        "unmoderated": 0,
+        "approved": 1,
+        "rejected": 1,
+        "all": 4,
+    }
+    assert counts == {"held": 2, "by_reason": {"uncertain": 2}} and items == [a_ids[2], b_id]
+    on_a, counts, items = views("post_id=a")
+    assert on_a == {"pending": 1, "reported": 1, "unmoderated": 0, "approved": 1, "rejected": 1, "all": 3}
+    assert counts["held"] == 1 and items == [a_ids[2]]
+    high, counts, _ = views("min_score=0.5&view=all")
+    assert high == {"pending": 2, "reported": 0, "unmoderated": 0, "approved": 0, "rejected": 0, "all": 2}
+    assert counts == {"held": 2, "by_reason": {"uncertain": 2}}
+    a_high, counts, items = views("post_id=a&min_score=0.5&view=rejected")
+    assert a_high["pending"] == 1 and a_high["rejected"] == 0 and items == [] and counts["held"] == 1
+    nothing, counts, _ = views("reason=links&view=all")
+    assert set(nothing.values()) == {0} and counts["by_reason"] == {"uncertain": 4}
+    # The views other than pending and reported list the newest first, and page the same way.
+    _, _, newest = views("view=all")
+    assert newest == [b_id, *reversed(a_ids)]
+    page = client.get("/v1/queue?view=all&limit=3", headers=headers).json
+    rest = client.get(f"/v1/queue?view=all&limit=3&cursor={page['next_cursor']}", headers=headers).json
+    assert [i["id"] for i in page["items"] + rest["items"]] == newest and rest["next_cursor"] is None
+    assert client.get("/v1/queue?view=spam", headers=headers).status_code == 422

@@ -147,3 +147,64 @@ def test_concurrent_reviews_one_wins_on_every_backend(store):
     assert sorted(outcomes) == [200, 409, 409, 409, 409]
     assert len(queue.audit(comment.id)) == 1
     assert store.get_comment(comment.id).status == "approved"
+
+
+def test_decision_changes_reports_and_their_migration_on_every_backend(store, database_url):
+    """0006 adds what changed decisions and reports need; it downgrades and upgrades cleanly."""
+    from moderation.services.review import ReviewQueue
+    from moderation.store.database import upgrade
+    from moderation.store.repository import Principal
+    from moderation.store.reviews import QueueFilter
+
+    key, _ = store.create_key("client", "site")
+    mod, _ = store.create_key("moderator", "desk")
+    moderator = Principal(mod.id, mod.name, "moderator")
+    comment, _ = store.insert_comment(make_comment(key.id))
+    queue = ReviewQueue(store)
+    report, created = queue.report(Principal(key.id, key.name, "client"), comment.id, "r1", "spam", "ads")
+    assert created and report["open_reports"] == 1
+    _, again = queue.report(Principal(key.id, key.name, "client"), comment.id, "r1", "abusive", None)
+    assert again is False
+    assert queue.page(QueueFilter(view="reported"), None, 10)["views"]["reported"] == 1
+    queue.review(moderator, comment.id, "reject", None, "ads", "off_topic", "approved")
+    changed = queue.review(moderator, comment.id, "approve", None, None, None, "rejected")
+    assert (changed.status, changed.review_reason, changed.review_label) == ("approved", None, "ham")
+    page = queue.page(QueueFilter(view="all"), None, 10)
+    assert page["views"] == {
+        "pending": 0,
+        "reported": 0,
+        "unmoderated": 0,
+        "approved": 1,
+        "rejected": 0,
+        "all": 1,
+    }
+    assert [(a["from_status"], a["to_status"]) for a in queue.audit(comment.id)] == [
+        ("approved", "rejected"), ("rejected", "approved"),
+    ]  # fmt: skip
+    store.engine.dispose()
+    from alembic import command
+
+    from moderation.store.database import alembic_config
+
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    engine.dispose()
+    upgrade(database_url)
+    assert store.get_comment(comment.id).review_reason is None  # the columns are back, empty
+    # Readers' reports go with their comment when its author's data is erased.
+    from sqlalchemy import func, select
+
+    from moderation.store.privacy import erase_email
+    from moderation.store.tables import Report
+
+    store.engine.dispose()
+    fresh = Store(make_engine(database_url))
+    comment, _ = fresh.insert_comment(make_comment(key.id))
+    assert ReviewQueue(fresh).report(Principal(key.id, key.name, "client"), comment.id, "r1", "spam", None)
+    erase_email(fresh, "ana@example.org")
+    with fresh.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(Report)).scalar_one() == 0
+    fresh.engine.dispose()

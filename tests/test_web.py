@@ -275,3 +275,93 @@ def test_only_http_links_are_openable():
         "https://a.example/x",
         "http://b.example",
     ]
+
+
+# --- views, changed decisions, reasons and reports (issue 13) ----------------------------------
+
+
+def test_views_have_counts_under_the_filters_and_keep_them_in_their_links(moderator, keys, submit, held):
+    submit(elapsed_ms=100, post_id="999")
+    approved = submit(post_id="311").json
+    assert approved["decision"] == "approve"
+    html = moderator.get("/moderate/?post_id=311").get_data(as_text=True)
+    assert "Pending <b>1</b>" in html and "Unmoderated <b>1</b>" in html and "All <b>2</b>" in html
+    assert 'href="/moderate/?post_id=311&amp;view=rejected"' in html
+    unmoderated = moderator.get("/moderate/?view=unmoderated&post_id=311").get_data(as_text=True)
+    assert f'id="c-{approved["id"]}"' in unmoderated and held not in unmoderated
+    assert "by the service, not yet seen by a moderator" in unmoderated
+    assert f'name="seen" value="{approved["id"]}:approved"' in unmoderated
+    assert '<input type="hidden" name="view" value="unmoderated">' in unmoderated  # the filter form keeps it
+    assert "Unknown view" in moderator.get("/moderate/?view=nope").get_data(as_text=True)
+
+
+def test_a_rejection_is_changed_from_the_rejected_view_and_audited(app, moderator, keys, held):
+    csrf = token(moderator, "/moderate/")
+    moderator.post("/moderate/review", data={"id": held, "label": "spam", "csrf_token": csrf})
+    assert status_of(moderator, keys, held) == "rejected"
+    page = moderator.get("/moderate/?view=rejected").get_data(as_text=True)
+    assert f'id="c-{held}"' in page and "Rejected</span> by test moderator" in page and "reason: Spam" in page
+    response = moderator.post(
+        "/moderate/review",
+        data={"id": held, "label": "ham", "seen": f"{held}:rejected", "note": "not spam after all",
+              "csrf_token": csrf, "back": "view=rejected"},
+    )  # fmt: skip
+    assert response.headers["Location"].endswith("/moderate/?view=rejected")
+    assert status_of(moderator, keys, held) == "approved"
+    audit = app.extensions["moderation"].queue.audit(held)
+    assert [(a["action"], a["from_status"], a["to_status"], a["note"]) for a in audit] == [
+        ("reject", "held", "rejected", None),
+        ("approve", "rejected", "approved", "not spam after all"),
+    ]
+    # A page that still showed "rejected" cannot overwrite the change unseen.
+    stale = {"id": held, "label": "spam", "seen": f"{held}:rejected", "csrf_token": csrf}
+    moderator.post("/moderate/review", data=stale)
+    assert "Someone else reviewed this comment first" in moderator.get("/moderate/").get_data(as_text=True)
+    assert status_of(moderator, keys, held) == "approved"
+    # Undoing the change puts back the rejection, not the queue.
+    moderator.post("/moderate/undo", data={"csrf_token": csrf})
+    assert status_of(moderator, keys, held) == "rejected"
+    assert "back as they were before" in moderator.get("/moderate/").get_data(as_text=True)
+
+
+def test_reject_with_a_reason_and_note_from_the_form(app, client, moderator, keys, held):
+    csrf = token(moderator, "/moderate/")
+    base = {"id": held, "label": "reject", "csrf_token": csrf}
+    moderator.post("/moderate/review", data=base)
+    assert "Choose a reason" in moderator.get("/moderate/").get_data(as_text=True)
+    moderator.post("/moderate/review", data={**base, "reason": "other"})
+    assert "Say why in the note" in moderator.get("/moderate/").get_data(as_text=True)
+    assert status_of(moderator, keys, held) == "held"
+    note = "<b>phone number</b> in the text"
+    moderator.post("/moderate/review", data={**base, "reason": "personal_info", "note": note})
+    state = client.get(f"/v1/comments/{held}", headers=auth(keys["client"])).json
+    assert state["status"] == "rejected" and state["review"]["reason"]["code"] == "personal_info"
+    page = moderator.get("/moderate/?view=rejected").get_data(as_text=True)
+    assert "Rejected (personal information): 1 comment." in page
+    assert "reason: Personal information" in page and "&lt;b&gt;phone number&lt;/b&gt;" in page
+    assert "<b>phone number</b>" not in page
+
+
+def test_reported_view_shows_the_reports_escaped(client, moderator, keys, submit):
+    comment_id = submit().json["id"]
+    for reporter, reason, text in (
+        ("reader-x71", "abusive", '<img src=x onerror=alert(1)> "rude"'),
+        ("reader-x72", "spam", None),
+    ):
+        body = {"reporter": reporter, "reason": reason, "text": text}
+        response = client.post(f"/v1/comments/{comment_id}/reports", json=body, headers=auth(keys["client"]))
+        assert response.status_code == 201
+    html = moderator.get("/moderate/?view=reported").get_data(as_text=True)
+    assert f'id="c-{comment_id}"' in html and "Reported <b>1</b>" in html
+    assert "2 open reports" in html and "Abusive 1" in html and "Spam 1" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+    assert "reader-x7" not in html  # moderators never see who reported
+    # Keeping it published resolves the reports: the Reported view empties.
+    moderator.post(
+        "/moderate/review",
+        data={"id": comment_id, "label": "ham", "seen": f"{comment_id}:approved",
+              "csrf_token": token(moderator, "/moderate/")},
+    )  # fmt: skip
+    html = moderator.get("/moderate/?view=reported").get_data(as_text=True)
+    assert "Reported <b>0</b>" in html and f'id="c-{comment_id}"' not in html
+    assert "No comments in this view." in html

@@ -201,3 +201,68 @@ def test_screenshot_of_the_queue(page, live_url, keys, post, app, tmp_path):
         assert page.locator(f"#c-{held['id']}").is_visible()
     page.screenshot(path=str(path), full_page=True)
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+def test_changing_a_decision_an_hour_later_from_the_rejected_view(page, live_url, keys, post, app, client):
+    held = post(elapsed_ms=100, post_id="412", client_comment_id="wp-412")
+    reviewed = client.post(f"/v1/comments/{held['id']}/review", json={"action": "reject", "label": "spam"},
+                           headers=auth(keys["admin"]))  # fmt: skip
+    assert reviewed.status_code == 200
+    from moderation.store.tables import Review
+
+    hour_ago = utcnow() - timedelta(hours=1)
+    store = app.extensions["moderation"].store
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(Comment).where(Comment.id == held["id"]).values(created_at=hour_ago, reviewed_at=hour_ago)
+        )
+        connection.execute(update(Review).where(Review.comment_id == held["id"]).values(created_at=hour_ago))
+    sign_in(page, live_url, keys["moderator"])
+    with page.expect_navigation():
+        page.get_by_role("link", name="Rejected 1").click()
+    item = page.locator(f"#c-{held['id']}")
+    assert "Rejected by test admin 1 h ago" in item.locator(".decision").inner_text()
+    item.locator("summary").click()
+    item.locator("textarea[name=note]").fill("a fair question, not spam")
+    with page.expect_navigation():
+        item.get_by_role("button", name="Approve").click()
+    assert page.get_by_text("Approved: 1 comment.").is_visible()
+    assert page.url.endswith("/moderate/?view=rejected") and page.locator(f"#c-{held['id']}").count() == 0
+    assert store.get_comment(held["id"]).status == "approved"
+    audit = app.extensions["moderation"].queue.audit(held["id"])
+    assert [(a["from_status"], a["to_status"], a["by"], a["note"]) for a in audit][-1] == (
+        "rejected", "approved", "test moderator", "a fair question, not spam",
+    )  # fmt: skip
+    with page.expect_navigation():
+        page.get_by_role("link", name="Approved 1").click()
+    approved = page.locator(f"#c-{held['id']}")
+    assert "Approved by test moderator" in approved.locator(".decision").inner_text()
+    assert "a fair question, not spam" in approved.locator(".decision").inner_text()
+    assert page.console_errors == []
+
+
+def test_reported_queue_shows_the_report_and_rejecting_resolves_it(page, live_url, keys, client, app):
+    published = client.post("/v1/comments", json=comment(), headers=auth(keys["client"])).json
+    assert published["decision"] == "approve"
+    report = {"reason": "misinformation", "reporter": "reader-55", "text": "The date is wrong <b>again</b>"}
+    response = client.post(
+        f"/v1/comments/{published['id']}/reports", json=report, headers=auth(keys["client"])
+    )
+    assert response.status_code == 201
+    sign_in(page, live_url, keys["moderator"])
+    with page.expect_navigation():
+        page.get_by_role("link", name="Reported 1").click()
+    item = page.locator(f"#c-{published['id']}")
+    reports = item.locator(".reports")
+    assert "1 open report" in reports.inner_text() and "Misinformation 1" in reports.inner_text()
+    assert reports.locator("q").inner_text() == "The date is wrong <b>again</b>"
+    item.locator("summary").click()
+    item.locator("select[name=reason]").select_option("off_topic")
+    with page.expect_navigation():
+        item.get_by_role("button", name="Reject with this reason").click()
+    assert page.get_by_text("Rejected (off topic): 1 comment.").is_visible()
+    assert page.locator(f"#c-{published['id']}").count() == 0
+    assert page.get_by_role("link", name="Reported 0").is_visible()
+    stored = app.extensions["moderation"].store.get_comment(published["id"])
+    assert (stored.status, stored.review_reason) == ("rejected", "off_topic")
+    assert page.console_errors == []

@@ -227,7 +227,9 @@ def test_reviewed_comment_reaches_the_cms_after_two_failures_signed_and_logged(
         "comment_id": comment["id"],
         "client_comment_id": "wp-1042",
         "status": "approved",
+        "previous_status": "held",
         "label": "ham",
+        "reason": None,
         "reviewer_role": "moderator",
         "reviewed_at": event["reviewed_at"],
     }

@@ -12,6 +12,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from moderation.api.fields import Identifier, Trimmed, refuse_nul
 from moderation.auth import current_principal, requires
 from moderation.ops.metrics import record_decision
+from moderation.services.review import REPORT_REASONS, ReviewError, public_reason
 from moderation.services.submissions import FEEDBACK_LABELS
 from moderation.store.tables import Comment
 
@@ -107,7 +108,12 @@ class CommentStateOut(CommentOut):
     def get_review(self, comment: Comment) -> dict[str, Any] | None:
         if comment.reviewed_at is None:
             return None
-        return {"reviewed_at": comment.reviewed_at.isoformat(), "label": comment.review_label}
+        return {
+            "reviewed_at": comment.reviewed_at.isoformat(),
+            "label": comment.review_label,
+            # What the commenter may be told; the moderator's note is not part of it.
+            "reason": public_reason(comment.review_reason) if comment.status == "rejected" else None,
+        }
 
 
 class FeedbackIn(Schema):
@@ -115,6 +121,42 @@ class FeedbackIn(Schema):
         unknown = RAISE
 
     label = fields.String(required=True, validate=validate.OneOf(FEEDBACK_LABELS))
+
+
+class ReportIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    reason = fields.String(required=True, validate=validate.OneOf(REPORT_REASONS))
+    text = Trimmed(
+        allow_none=True,
+        empty_as_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "What the reader wrote, if anything"},
+    )
+    reporter = Identifier(
+        required=True,
+        metadata={
+            "description": "The reader who reports: your reader id or a hash of it (never shown to "
+            "moderators); one report per reporter per comment"
+        },
+    )
+
+    @validates("reporter")
+    def reporter_present(self, value: str | None, **kwargs: Any) -> None:
+        if value is None:  # Identifier makes a blank string None
+            raise ValidationError("Must not be blank.")
+
+
+class ReportOut(Schema):
+    id = fields.Integer()
+    comment_id = fields.String()
+    reason = fields.String()
+    text = fields.String(allow_none=True)
+    reporter = fields.String()
+    created_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+    open_reports = fields.Integer(metadata={"description": "The comment's reports not yet resolved"})
 
 
 class FeedbackOut(Schema):
@@ -168,3 +210,23 @@ class Feedback(MethodView):
         """Report the CMS's own moderators' verdict; it becomes a training label."""
         comment = _visible(comment_id)
         return _service().feedback(current_principal(), comment, body["label"])
+
+
+@blp.route("/<string:comment_id>/reports")
+class Reports(MethodView):
+    @requires("client")
+    @blp.arguments(ReportIn())
+    @blp.response(201, ReportOut)
+    @blp.alt_response(200, schema=ReportOut, description="This reporter had already reported it")
+    def post(self, body: dict[str, Any], comment_id: str) -> Any:
+        """A reader reports a comment your site sent: it joins the moderators' Reported view."""
+        try:
+            found = current_app.extensions["moderation"].queue.report(
+                current_principal(), comment_id, body["reporter"], body["reason"], body.get("text")
+            )
+        except ReviewError as exc:
+            abort(exc.status, message=exc.message, errors={exc.field: [exc.message]} if exc.field else None)
+        if found is None:
+            abort(404, message=f"No comment {comment_id!r} for this key.")
+        report, created = found
+        return report if created else (report, 200)

@@ -1,4 +1,4 @@
-"""The moderators' API: the queue of held comments, reviews (single and bulk), undo and audit."""
+"""The moderators' API: the queue's views, decisions (single and bulk, changeable), undo and audit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,16 @@ from marshmallow import RAISE, Schema, fields, validate
 from moderation.api.comments import CommentStateOut
 from moderation.api.fields import Identifier, refuse_nul
 from moderation.auth import current_principal, requires
-from moderation.services.review import ACTIONS, REVIEW_LABELS, QueueFilter, ReviewError, ReviewQueue
+from moderation.services.review import (
+    ACTIONS,
+    REJECT_REASONS,
+    REVIEW_LABELS,
+    STATUSES,
+    VIEWS,
+    QueueFilter,
+    ReviewError,
+    ReviewQueue,
+)
 from moderation.store.tables import Comment
 
 blp = Blueprint("queue", __name__, url_prefix="/v1", description="Review queue (moderators)")
@@ -24,6 +33,14 @@ class QueueArgs(Schema):
     class Meta:
         unknown = RAISE
 
+    view = fields.String(
+        load_default="pending",
+        validate=validate.OneOf(VIEWS),
+        metadata={
+            "description": "pending: held; reported: with open reader reports; unmoderated: approved by "
+            "the service and not yet decided by a person; approved; rejected; all"
+        },
+    )
     reason = fields.String(validate=validate.Length(max=32))
     post_id = Identifier()
     min_score = fields.Float(validate=validate.Range(0, 1))
@@ -35,6 +52,18 @@ class ReasonDetail(Schema):
     code = fields.String()
     message = fields.String()
     detail = fields.Dict()
+
+
+class ReportBrief(Schema):
+    reason = fields.String()
+    text = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ReportSummary(Schema):
+    open = fields.Integer(metadata={"description": "Reports not yet resolved by a decision"})
+    by_reason = fields.Dict(keys=fields.String(), values=fields.Integer())
+    recent = fields.List(fields.Nested(ReportBrief), metadata={"description": "The latest five open ones"})
 
 
 class QueueItem(Schema):
@@ -58,12 +87,26 @@ class QueueItem(Schema):
     model_version = fields.String()
     language = fields.String(allow_none=True)
     created_at = fields.DateTime()
+    reviewed_at = fields.DateTime(allow_none=True)
+    reviewed_by = fields.String(allow_none=True, metadata={"description": "The deciding key's name"})
+    review_label = fields.String(allow_none=True)
+    review_reason = fields.String(allow_none=True)
+    review_note = fields.String(allow_none=True)
+    reports = fields.Nested(ReportSummary)
 
 
 class QueueOut(Schema):
     items = fields.List(fields.Nested(QueueItem))
     next_cursor = fields.String(allow_none=True)
-    counts = fields.Dict()
+    counts = fields.Dict(
+        metadata={"description": "held: held comments; by_reason: this view's comments per reason (both "
+                  "under the post and score filters)"}
+    )  # fmt: skip
+    views = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "How many comments each view holds under all the filters"},
+    )
 
 
 class ReviewIn(Schema):
@@ -71,8 +114,25 @@ class ReviewIn(Schema):
         unknown = RAISE
 
     action = fields.String(required=True, validate=validate.OneOf(tuple(ACTIONS)))
-    label = fields.String(required=True, validate=validate.OneOf(REVIEW_LABELS))
+    label = fields.String(
+        validate=validate.OneOf(REVIEW_LABELS),
+        metadata={"description": "Training label; by default ham for approve, else from reason"},
+    )
+    reason = fields.String(
+        validate=validate.OneOf(tuple(REJECT_REASONS)),
+        metadata={
+            "description": "Why it is rejected (reject only; by default spam or toxic from label, else "
+            "other). The CMS gets it, with a sentence for the commenter, in the webhook. other needs a note."
+        },
+    )
     note = fields.String(allow_none=True, validate=[refuse_nul, validate.Length(max=2000)])
+    expected_status = fields.String(
+        validate=validate.OneOf(STATUSES),
+        metadata={
+            "description": "To change a decision: the status you saw. Applies only if the comment still "
+            "has it (else 409). Without it, only a comment no person has decided yet can be reviewed."
+        },
+    )
 
 
 class BulkItemIn(ReviewIn):
@@ -100,7 +160,10 @@ class BulkOut(Schema):
 class AuditEntry(Schema):
     action = fields.String()
     label = fields.String()
+    reason = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(allow_none=True)
     at = fields.DateTime()
     by = fields.String()
     role = fields.String()
@@ -114,9 +177,11 @@ def _queue() -> ReviewQueue:
     return current_app.extensions["moderation"].queue
 
 
-def _item(comment: Comment, history: dict[str, Any]) -> dict[str, Any]:
+def _item(comment: Comment, extras: dict[str, Any]) -> dict[str, Any]:
     data = {column.key: getattr(comment, column.key) for column in Comment.__table__.columns}
-    data["history"] = history
+    data["history"] = extras["history"]
+    data["reports"] = extras["reports"]
+    data["reviewed_by"] = extras["reviewer"]
     return data
 
 
@@ -126,8 +191,8 @@ class Queue(MethodView):
     @blp.arguments(QueueArgs(), location="query")
     @blp.response(200, QueueOut)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Held comments, oldest first, with scores, reasons, evidence and the author's history."""
-        filters = QueueFilter(args.get("reason"), args.get("post_id"), args.get("min_score"))
+        """A view of the comments (held by default) with scores, reasons, evidence, reports and history."""
+        filters = QueueFilter(args.get("reason"), args.get("post_id"), args.get("min_score"), args["view"])
         try:
             page = _queue().page(filters, args.get("cursor"), args["limit"])
         except ValueError:
@@ -136,16 +201,24 @@ class Queue(MethodView):
             "items": [_item(c, h) for c, h in page["items"]],
             "next_cursor": page["next_cursor"],
             "counts": page["counts"],
+            "views": page["views"],
         }
+
+
+def _decide(comment_id: str, body: dict[str, Any]) -> Comment:
+    return _queue().review(
+            current_principal(), comment_id, body["action"], body.get("label"), body.get("note"),
+        body.get("reason"), body.get("expected_status"),
+    )  # fmt: skip
 
 
 def _review(comment_id: str, body: dict[str, Any]) -> Comment:
     try:
-        return _queue().review(
-            current_principal(), comment_id, body["action"], body["label"], body.get("note")
-        )
+        return _decide(comment_id, body)
     except ReviewError as exc:
-        abort(exc.status, message=exc.message)
+        abort(
+            exc.status, message=exc.message, **({"errors": {exc.field: [exc.message]}} if exc.field else {})
+        )
 
 
 @blp.route("/comments/<string:comment_id>/review")
@@ -154,7 +227,7 @@ class Review(MethodView):
     @blp.arguments(ReviewIn())
     @blp.response(200, CommentStateOut)
     def post(self, body: dict[str, Any], comment_id: str) -> Comment:
-        """Approve or reject a comment; 409 if someone reviewed it first."""
+        """Approve or reject a comment, or change its decision at any time (with expected_status)."""
         return _review(comment_id, body)
 
 
@@ -163,7 +236,7 @@ class Undo(MethodView):
     @requires("moderator")
     @blp.response(200, CommentStateOut)
     def post(self, comment_id: str) -> Comment:
-        """Undo your own review of the last few seconds: the comment goes back to the queue."""
+        """Undo your own decision of the last few seconds: the comment is as it was before it."""
         try:
             return _queue().undo(current_principal(), comment_id)
         except ReviewError as exc:
@@ -175,7 +248,7 @@ class Audit(MethodView):
     @requires("moderator")
     @blp.response(200, AuditOut)
     def get(self, comment_id: str) -> dict[str, Any]:
-        """Every review action on the comment: who, when, what, note."""
+        """Every review action on the comment: who, when, from which status to which, reason, note."""
         if current_app.extensions["moderation"].store.get_comment(comment_id) is None:
             abort(404, message=f"No comment {comment_id!r}.")
         return {"items": _queue().audit(comment_id)}
@@ -191,9 +264,7 @@ class BulkReview(MethodView):
         results = []
         for item in body["items"]:
             try:
-                comment = _queue().review(
-                    current_principal(), item["id"], item["action"], item["label"], item.get("note")
-                )
+                comment = _decide(item["id"], item)
                 results.append({"id": item["id"], "status": 200, "comment": comment, "error": None})
             except ReviewError as exc:
                 results.append(

@@ -1,39 +1,56 @@
-"""The review queue: held comments for moderators, their decisions, the audit trail and outbox."""
+"""The review queue: views of comments for moderators, their decisions (changeable at any time),
+the audit trail, readers' reports, and the webhook events that tell the CMS."""
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
-
 from moderation.store.repository import Principal, Store, utcnow
-from moderation.store.tables import Comment, Label, OutboxEvent, Review
+from moderation.store.reviews import VIEWS, Conflict, Missing, QueueFilter, ReviewStore
+from moderation.store.tables import Comment
 
 ACTIONS = {"approve": "approved", "reject": "rejected"}
 REVIEW_LABELS = ("spam", "toxic", "ham", "other")
 TRAINING_LABELS = ("spam", "toxic", "ham")
+STATUSES = ("held", "approved", "rejected")
+# Why a moderator rejects, each with the sentence the CMS may show the commenter (the moderator's
+# note stays with the moderators).
+REJECT_REASONS = {
+    "spam": "Your comment was removed as spam.",
+    "toxic": "Your comment was removed because it breaks the rules on abuse.",
+    "off_topic": "Your comment was removed because it is off topic.",
+    "personal_info": "Your comment was removed because it shares personal information.",
+    "other": "Your comment was removed by a moderator.",
+}
+REPORT_REASONS = ("spam", "abusive", "off_topic", "misinformation", "other")
 UNDO_SECONDS = 30
 STATUS_EVENT = "comment.status_changed"
 
+__all__ = [
+    "ACTIONS", "REJECT_REASONS", "REPORT_REASONS", "REVIEW_LABELS", "STATUSES", "UNDO_SECONDS", "VIEWS",
+    "QueueFilter", "ReviewError", "ReviewQueue", "public_reason",
+]  # fmt: skip
+
 
 class ReviewError(Exception):
-    """A review that cannot be applied; `status` is the HTTP status that says why."""
+    """A review that cannot be applied; `status` is the HTTP status that says why, `field` which
+    request field is at fault when one is."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.field = field
 
 
-@dataclass(frozen=True)
-class QueueFilter:
-    reason: str | None = None
-    post_id: str | None = None
-    min_score: float | None = None
+def public_reason(code: str | None) -> dict[str, str] | None:
+    """The rejection reason as the commenter may see it: its code and a sentence, or None."""
+    if code is None:
+        return None
+    return {"code": code, "message": REJECT_REASONS.get(code, REJECT_REASONS["other"])}
 
 
 def encode_cursor(comment: Any) -> str:
@@ -63,201 +80,149 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return created, comment_id
 
 
+def _label_for(action: str, reason: str | None) -> str:
+    """The training label a decision implies when the moderator gave none."""
+    if action == "approve":
+        return "ham"
+    return reason if reason in ("spam", "toxic") else "other"
+
+
 class ReviewQueue:
-    """Reads the queue and applies moderators' decisions, one transaction per decision."""
+    """Reads the queue's views and applies moderators' decisions, one transaction per decision."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.reviews = ReviewStore(store)
 
     # --- reading ----------------------------------------------------------------------------
 
     def page(self, filters: QueueFilter, cursor: str | None, limit: int) -> dict[str, Any]:
-        """Return held comments oldest first after cursor, with author history and counts."""
-        c = Comment.__table__.c
-        conditions = [c.status == "held"]
-        if filters.reason:
-            conditions.append(c.reason_code == filters.reason)
-        if filters.post_id:
-            conditions.append(c.post_id == filters.post_id)
-        if filters.min_score is not None:
-            conditions.append(or_(c.spam_score >= filters.min_score, c.toxicity_score >= filters.min_score))
-        page_conditions = list(conditions)
-        if cursor:
-            created, last_id = decode_cursor(cursor)
-            page_conditions.append(or_(c.created_at > created, and_(c.created_at == created, c.id > last_id)))
-        with self.store.sessions() as session:
-            items = list(
-                session.scalars(
-                    select(Comment)
-                    .where(*page_conditions)
-                    .order_by(Comment.created_at, Comment.id)
-                    .limit(limit + 1)
-                )
-            )
-            counts = dict(
-                session.execute(
-                    select(c.reason_code, func.count()).where(c.status == "held").group_by(c.reason_code)
-                ).all()
-            )
-            more = len(items) > limit
-            items = items[:limit]
-            history = self._history(session, items)
+        """One page of a view (pending and reported oldest first, the others newest first).
+
+        `counts.by_reason` is the view's comments by reason and `counts.held` the held ones, both
+        under the post and score filters; `views` is every view's size under all the filters, so
+        the header stays true while filtering.
+        """
+        if filters.view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}")
+        after = decode_cursor(cursor) if cursor else None
+        found = self.reviews.page(filters, after, limit)
+        items = found["items"]
+        by_reason = found["by_reason"]
         return {
-            "items": [(item, history.get(item.id, {})) for item in items],
-            "next_cursor": encode_cursor(items[-1]) if more else None,
-            "counts": {"held": sum(counts.values()), "by_reason": counts},
+            "items": [(item, found["extras"][item.id]) for item in items],
+            "next_cursor": encode_cursor(items[-1]) if found["more"] and items else None,
+            "counts": {"held": found["held"], "by_reason": by_reason},
+            "views": found["views"],
         }
 
-    def _history(self, session: Any, items: list[Comment]) -> dict[str, dict[str, Any]]:
-        """Earlier decisions for each item's email and IP, in two grouped queries."""
-        c = Comment.__table__.c
-        emails = {i.email_key for i in items}
-        ips = {i.ip for i in items if i.ip}
-        by_email: dict[str, dict[str, int]] = {}
-        by_ip: dict[str, dict[str, int]] = {}
-        if emails:
-            for key, status, n in session.execute(
-                select(c.email_key, c.status, func.count())
-                .where(c.email_key.in_(emails))
-                .group_by(c.email_key, c.status)
-            ):
-                by_email.setdefault(key, {})[status] = n
-        if ips:
-            for key, status, n in session.execute(
-                select(c.ip, c.status, func.count()).where(c.ip.in_(ips)).group_by(c.ip, c.status)
-            ):
-                by_ip.setdefault(key, {})[status] = n
-        return {
-            i.id: {"email": by_email.get(i.email_key, {}), "ip": by_ip.get(i.ip, {}) if i.ip else {}}
-            for i in items
-        }
+    def audit(self, comment_id: str) -> list[dict[str, Any]]:
+        """Every review action on a comment, oldest first: who, when, from what to what, why."""
+        return self.reviews.audit(comment_id)
 
     # --- deciding ---------------------------------------------------------------------------
 
     def review(
-        self, principal: Principal, comment_id: str, action: str, label: str, note: str | None
+        self,
+        principal: Principal,
+        comment_id: str,
+        action: str,
+        label: str | None,
+        note: str | None,
+        reason: str | None = None,
+        expected_status: str | None = None,
     ) -> Comment:
-        """Apply a moderator's decision; exactly one of two simultaneous reviews wins (409 for the other)."""
+        """Apply a moderator's decision, first or changed, and queue the webhook that tells the CMS.
+
+        Without expected_status it is a first decision: exactly one of two simultaneous ones wins
+        (409 for the other, and for a comment someone already decided). With it, the decision
+        changes whatever the comment's current one is, at any time, if the status is still the one
+        the moderator saw.
+        """
         if action not in ACTIONS:
-            raise ReviewError(422, f"action must be one of {', '.join(ACTIONS)}")
-        if label not in REVIEW_LABELS:
-            raise ReviewError(422, f"label must be one of {', '.join(REVIEW_LABELS)}")
-        now = utcnow()
+            raise ReviewError(422, f"action must be one of {', '.join(ACTIONS)}", "action")
+        if label is not None and label not in REVIEW_LABELS:
+            raise ReviewError(422, f"label must be one of {', '.join(REVIEW_LABELS)}", "label")
+        if expected_status is not None and expected_status not in STATUSES:
+            raise ReviewError(422, f"expected_status must be one of {', '.join(STATUSES)}", "expected_status")
+        if action == "approve" and reason is not None:
+            raise ReviewError(422, "reason is for rejections only", "reason")
+        if reason is not None and reason not in REJECT_REASONS:
+            raise ReviewError(422, f"reason must be one of {', '.join(REJECT_REASONS)}", "reason")
+        if reason == "other" and not (note or "").strip():
+            raise ReviewError(422, "reason other needs a note saying why", "note")
+        if action == "reject" and reason is None:
+            reason = label if label in ("spam", "toxic") else "other"
+        label = label or _label_for(action, reason)
         status = ACTIONS[action]
-        c = Comment.__table__.c
-        with self.store.engine.begin() as connection:
-            # The condition on reviewed_at makes the update the arbiter: a second reviewer changes nothing.
-            changed = connection.execute(
-                update(Comment)
-                .where(c.id == comment_id, c.reviewed_at.is_(None))
-                .values(status=status, reviewed_at=now, reviewed_by=principal.key_id, review_label=label)
-            ).rowcount
-            if changed != 1:
-                exists = connection.execute(select(c.id).where(c.id == comment_id)).first()
-                if exists is None:
-                    raise ReviewError(404, f"No comment {comment_id!r}.")
-                raise ReviewError(409, "This comment has already been reviewed.")
-            row = connection.execute(
-                select(c.text, c.name, c.client_comment_id).where(c.id == comment_id)
-            ).one()
-            connection.execute(
-                insert(Review),
-                {"comment_id": comment_id, "key_id": principal.key_id, "action": action,
-                 "label": label, "note": note, "created_at": now},
+        now = utcnow()
+        try:
+            self.reviews.decide(
+                comment_id, principal.key_id, action=action, status=status, label=label, reason=reason,
+                note=note, expected_status=expected_status, training=label in TRAINING_LABELS,
+                payload=lambda state: self._payload(state, principal, now), now=now,
             )  # fmt: skip
-            if label in TRAINING_LABELS:
-                connection.execute(
-                    insert(Label),
-                    {"comment_id": comment_id, "source": "moderator", "label": label, "text": row.text,
-                     "name": row.name, "key_id": principal.key_id, "created_at": now, "trust": "trusted"},
-                )  # fmt: skip
-            self._enqueue(connection, comment_id, row.client_comment_id, status, label, principal, now)
-        comment = self.store.get_comment(comment_id)
-        assert comment is not None
-        return comment
+        except Missing:
+            raise ReviewError(404, f"No comment {comment_id!r}.") from None
+        except Conflict:
+            if expected_status is None:
+                raise ReviewError(
+                    409,
+                    "This comment has already been reviewed. To change the decision, send the status "
+                    "you saw as expected_status.",
+                ) from None
+            raise ReviewError(
+                409,
+                f"This comment is no longer {expected_status}: someone changed it; reload and decide again.",
+            ) from None
+        return self._comment(comment_id)
 
     def undo(self, principal: Principal, comment_id: str) -> Comment:
-        """Put a comment back in the queue if this moderator reviewed it in the last few seconds."""
+        """Take back this moderator's decision of the last few seconds: the comment is as before it."""
         now = utcnow()
-        c = Comment.__table__.c
-        with self.store.engine.begin() as connection:
-            changed = connection.execute(
-                update(Comment)
-                .where(
-                    c.id == comment_id,
-                    c.reviewed_by == principal.key_id,
-                    c.reviewed_at >= now - timedelta(seconds=UNDO_SECONDS),
-                )
-                .values(status="held", reviewed_at=None, reviewed_by=None, review_label=None)
-            ).rowcount
-            if changed != 1:
-                raise ReviewError(
-                    409, f"Only your own review of the last {UNDO_SECONDS} seconds can be undone."
-                )
-            row = connection.execute(select(c.client_comment_id).where(c.id == comment_id)).one()
-            connection.execute(
-                insert(Review),
-                {"comment_id": comment_id, "key_id": principal.key_id, "action": "undo", "label": "other",
-                 "note": None, "created_at": now},
+        try:
+            self.reviews.undo(
+                comment_id, principal.key_id, timedelta(seconds=UNDO_SECONDS),
+                lambda state: self._payload(state, principal, now), now,
             )  # fmt: skip
-            # The label the undone review produced is no longer anyone's verdict.
-            latest = connection.execute(
-                select(Label.__table__.c.id)
-                .where(Label.__table__.c.comment_id == comment_id, Label.__table__.c.source == "moderator")
-                .order_by(Label.__table__.c.id.desc())
-                .limit(1)
-            ).first()
-            if latest:
-                connection.execute(delete(Label).where(Label.__table__.c.id == latest.id))
-            self._enqueue(connection, comment_id, row.client_comment_id, "held", None, principal, now)
+        except Conflict:
+            raise ReviewError(
+                409, f"Only your own review of the last {UNDO_SECONDS} seconds can be undone."
+            ) from None
+        return self._comment(comment_id)
+
+    def _comment(self, comment_id: str) -> Comment:
         comment = self.store.get_comment(comment_id)
-        assert comment is not None
+        if comment is None:  # erased or purged between the decision and this read
+            raise ReviewError(404, f"No comment {comment_id!r}.")
         return comment
 
-    def audit(self, comment_id: str) -> list[dict[str, Any]]:
-        """Every review action on a comment, oldest first."""
-        r = Review.__table__.c
-        from moderation.store.tables import ApiKey
-
-        k = ApiKey.__table__.c
-        with self.store.engine.connect() as connection:
-            rows = connection.execute(
-                select(r.action, r.label, r.note, r.created_at, k.name, k.role)
-                .join_from(Review, ApiKey, r.key_id == k.id)
-                .where(r.comment_id == comment_id)
-                .order_by(r.id)
-            ).all()
-        return [
-            {"action": a, "label": lab, "note": note, "at": at, "by": name, "role": role}
-            for a, lab, note, at, name, role in rows
-        ]
-
     @staticmethod
-    def _enqueue(
-        connection: Any,
-        comment_id: str,
-        client_comment_id: str | None,
-        status: str,
-        label: str | None,
-        principal: Principal,
-        now: datetime,
-    ) -> None:
-        # The number of review actions on the comment so far, this one included: it only grows (reviews
-        # go only with their comment), so a receiver can drop any event older than one it applied.
-        r = Review.__table__.c
-        sequence = connection.execute(select(func.count()).where(r.comment_id == comment_id)).scalar_one()
-        payload = {
+    def _payload(state: dict[str, Any], principal: Principal, now: datetime) -> dict[str, Any]:
+        """The signed event the CMS receives (docs/webhooks.md); never who decided, nor the note."""
+        return {
             "event": STATUS_EVENT,
-            "sequence": sequence,
-            "comment_id": comment_id,
-            "client_comment_id": client_comment_id,
-            "status": status,
-            "label": label,
+            "sequence": state["sequence"],
+            "comment_id": state["comment_id"],
+            "client_comment_id": state["client_comment_id"],
+            "status": state["status"],
+            "previous_status": state["previous_status"],
+            "label": state["label"],
+            "reason": public_reason(state["reason"]) if state["status"] == "rejected" else None,
             "reviewer_role": principal.role,
             "reviewed_at": now.isoformat(),
         }
-        connection.execute(
-            insert(OutboxEvent),
-            {"comment_id": comment_id, "event": STATUS_EVENT, "payload": payload, "created_at": now,
-             "attempts": 0, "next_attempt_at": now},
-        )  # fmt: skip
+
+    # --- readers' reports ---------------------------------------------------------------------
+
+    def report(
+        self, principal: Principal, comment_id: str, reporter: str, reason: str, text: str | None
+    ) -> tuple[dict[str, Any], bool] | None:
+        """Record a reader's report of a comment this client sent; None when it sent no such comment.
+
+        Returns the report and whether it is new: a reader's repeat report of the same comment
+        is the stored one, counted once.
+        """
+        if reason not in REPORT_REASONS:
+            raise ReviewError(422, f"reason must be one of {', '.join(REPORT_REASONS)}", "reason")
+        return self.reviews.add_report(comment_id, principal.key_id, reporter, reason, text, utcnow())

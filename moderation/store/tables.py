@@ -102,6 +102,9 @@ class Comment(Base):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     review_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Why a moderator rejected it (REJECT_REASONS in services.review) and their note, as last decided.
+    review_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Review(Base):
@@ -116,6 +119,31 @@ class Review(Base):
     label: Mapped[str] = mapped_column(String(16))
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What the action changed: the status before and after, and the rejection reason it gave.
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class Report(Base):
+    """A reader's report of a comment, sent by the CMS that owns it; one per reader per comment."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("comment_id", "reporter", name="uq_reports_comment_reporter"),
+        Index("ix_reports_open", "comment_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    comment_id: Mapped[str] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    client_key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    reporter: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by the moderator decision that resolved it; an undo of that decision opens it again.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by_review: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Label(Base):

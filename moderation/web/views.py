@@ -1,4 +1,4 @@
-"""The moderators' review pages: sign in, the queue of held comments, review, bulk review and undo."""
+"""The moderators' review pages: sign in, the queue's views, decisions (also changed ones), bulk, undo."""
 
 from __future__ import annotations
 
@@ -24,7 +24,16 @@ from werkzeug.exceptions import HTTPException
 
 from moderation.auth import authenticate
 from moderation.pipeline.domain import ATTRIBUTE_HEADS, Thresholds
-from moderation.services.review import UNDO_SECONDS, QueueFilter, ReviewError, ReviewQueue
+from moderation.services.review import (
+    REJECT_REASONS,
+    REPORT_REASONS,
+    STATUSES,
+    UNDO_SECONDS,
+    VIEWS,
+    QueueFilter,
+    ReviewError,
+    ReviewQueue,
+)
 from moderation.store.repository import utcnow
 from moderation.web.highlight import evidence_terms, highlight, links_in, openable
 from moderation.web.security import (
@@ -42,13 +51,39 @@ bp = Blueprint("web", __name__, url_prefix="/moderate", template_folder="templat
 
 PAGE_SIZE = 25
 MAX_KEY_LENGTH = 200
-# The three one-click verdicts: the label a button sends, the review action it means, what to call it.
+# The verdicts: the label a button sends, the review action it means, what to call it. "reject"
+# takes its reason from the form's reason list.
 VERDICTS = {
     "ham": ("approve", "Approved"),
     "spam": ("reject", "Rejected as spam"),
     "toxic": ("reject", "Rejected as toxic"),
+    "reject": ("reject", "Rejected"),
 }
-FILTER_ARGS = ("reason", "post_id", "min_score", "cursor")
+FILTER_ARGS = ("view", "reason", "post_id", "min_score", "cursor")
+VIEW_NAMES = {
+    "pending": "Pending",
+    "reported": "Reported",
+    "unmoderated": "Unmoderated",
+    "approved": "Approved",
+    "rejected": "Rejected",
+    "all": "All",
+}
+REJECT_REASON_NAMES = {
+    "spam": "Spam",
+    "toxic": "Toxic",
+    "off_topic": "Off topic",
+    "personal_info": "Personal information",
+    "other": "Other (say why in the note)",
+}
+REPORT_REASON_NAMES = {
+    "spam": "Spam",
+    "abusive": "Abusive",
+    "off_topic": "Off topic",
+    "misinformation": "Misinformation",
+    "other": "Other",
+}
+assert set(REJECT_REASON_NAMES) == set(REJECT_REASONS) and set(REPORT_REASON_NAMES) == set(REPORT_REASONS)
+assert set(VIEW_NAMES) == set(VIEWS)
 PUBLIC_ENDPOINTS = {"web.login", "web.static"}
 REASON_NAMES = {
     "clean": "Clean",
@@ -102,7 +137,14 @@ def _error(error: HTTPException) -> tuple[str, int]:
 
 @bp.context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_field": CSRF_FIELD, "csrf_token": csrf_token, "reason_name": _reason_name}
+    return {
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token,
+        "reason_name": _reason_name,
+        "view_names": VIEW_NAMES,
+        "reject_reasons": REJECT_REASON_NAMES,
+        "report_reasons": REPORT_REASON_NAMES,
+    }
 
 
 @bp.app_template_filter("age")
@@ -160,6 +202,11 @@ def _filters(args: Any) -> tuple[QueueFilter, dict[str, str], list[str]]:
     """Read the queue filters from request arguments; return them, their clean values and problems."""
     clean: dict[str, str] = {}
     problems: list[str] = []
+    view = (args.get("view") or "").strip()
+    if view in VIEWS and view != "pending":
+        clean["view"] = view
+    elif view and view != "pending":
+        problems.append("Unknown view; showing the pending comments.")
     reason = (args.get("reason") or "").strip()
     if reason and len(reason) <= 32:
         clean["reason"] = reason
@@ -181,7 +228,8 @@ def _filters(args: Any) -> tuple[QueueFilter, dict[str, str], list[str]]:
     cursor = (args.get("cursor") or "").strip()
     if cursor and len(cursor) <= 200:
         clean["cursor"] = cursor
-    return QueueFilter(clean.get("reason"), clean.get("post_id"), min_score), clean, problems
+    filters = QueueFilter(clean.get("reason"), clean.get("post_id"), min_score, clean.get("view", "pending"))
+    return filters, clean, problems
 
 
 def _last_action() -> dict[str, Any] | None:
@@ -193,7 +241,7 @@ def _last_action() -> dict[str, Any] | None:
 
 @bp.get("/")
 def queue() -> Any:
-    """Held comments, oldest first, with evidence highlighted and one-click verdicts."""
+    """A view of the comments (held ones by default) with evidence highlighted and one-click verdicts."""
     filters, clean, problems = _filters(request.args)
     try:
         page = _queue().page(filters, clean.get("cursor"), PAGE_SIZE)
@@ -204,11 +252,13 @@ def queue() -> Any:
     thresholds = current_app.extensions["moderation"].service.serving_thresholds()
     floors = {"spam": thresholds.spam_hold, "toxicity": thresholds.toxicity_hold}
     items = []
-    for comment, history in page["items"]:
+    for comment, extras in page["items"]:
         items.append(
             {
                 "comment": comment,
-                "history": history,
+                "history": extras["history"],
+                "reports": extras["reports"],
+                "reviewer": extras["reviewer"],
                 "text": highlight(comment.text, evidence_terms(comment.evidence, comment.scores, floors)),
                 "url_openable": openable(comment.url),
                 "links": links_in(comment.text),
@@ -216,6 +266,17 @@ def queue() -> Any:
             }
         )
     filter_values = {k: v for k, v in clean.items() if k != "cursor"}
+    # The view tabs keep the other filters; the reason chips keep the view, post and score.
+    across_views = {k: v for k, v in filter_values.items() if k != "view"}
+    within_view = {k: v for k, v in filter_values.items() if k != "reason"}
+    view_links = {
+        code: url_for("web.queue", **across_views, **({"view": code} if code != "pending" else {}))
+        for code in VIEWS
+    }
+
+    def reason_link(code: str | None) -> str:
+        return url_for("web.queue", **within_view, **({"reason": code} if code else {}))
+
     next_url = None
     if page["next_cursor"]:
         next_url = url_for("web.queue", **filter_values, cursor=page["next_cursor"])
@@ -223,7 +284,13 @@ def queue() -> Any:
         "moderate/queue.html",
         items=items,
         counts=page["counts"],
+        views=page["views"],
+        view=filters.view,
         filters=filter_values,
+        across_views=across_views,
+        view_links=view_links,
+        reason_link=reason_link,
+        clear_link=url_for("web.queue", **({"view": filters.view} if filters.view != "pending" else {})),
         back=urlencode(clean),
         next_url=next_url,
         problems=problems,
@@ -249,22 +316,38 @@ def _back() -> Response:
 
 @bp.post("/review")
 def review() -> Response:
-    """Apply one verdict to one comment or to every selected comment."""
+    """Apply one verdict to one comment or to every selected comment, first decision or a change.
+
+    Each card says which status the moderator saw (`seen`: "id:status"); the decision applies only
+    if the comment still has it, so a colleague's change in between is never overwritten unseen.
+    """
     label = request.form.get("label", "")
     ids = list(dict.fromkeys(i for i in request.form.getlist("id") if 0 < len(i) <= 32))[:PAGE_SIZE]
     if label not in VERDICTS:
-        flash("Choose approve, spam or toxic.", "warn")
+        flash("Choose approve, spam, toxic or reject with a reason.", "warn")
         return _back()
     if not ids:
         flash("Select at least one comment first.", "warn")
         return _back()
     action, done = VERDICTS[label]
     note = (request.form.get("note") or "").strip()[:2000] or None
+    reason = None
+    if label == "reject":
+        reason = request.form.get("reason", "")
+        if reason not in REJECT_REASONS:
+            flash("Choose a reason for the rejection.", "warn")
+            return _back()
+        if reason == "other" and note is None:
+            flash("Say why in the note when the reason is other.", "warn")
+            return _back()
+        label = reason if reason in ("spam", "toxic") else "other"
+        done = f"Rejected ({REJECT_REASON_NAMES[reason].split(' (')[0].lower()})"
+    seen = _seen_statuses(request.form.getlist("seen"))
     reviewed: list[str] = []
     taken = missing = 0
     for comment_id in ids:
         try:
-            _queue().review(g.principal, comment_id, action, label, note)
+            _queue().review(g.principal, comment_id, action, label, note, reason, seen.get(comment_id))
             reviewed.append(comment_id)
         except ReviewError as exc:
             if exc.status == 409:
@@ -277,7 +360,7 @@ def review() -> Response:
         flash(f"{done}: {len(reviewed)} {noun}.", "ok")
     if taken:
         flash(
-            "Someone else reviewed this comment first; it has left the queue."
+            "Someone else reviewed this comment first; reload to see their decision."
             if taken == 1 and len(ids) == 1
             else f"{taken} of the selected comments had already been reviewed by someone else.",
             "warn",
@@ -287,9 +370,19 @@ def review() -> Response:
     return _back()
 
 
+def _seen_statuses(pairs: list[str]) -> dict[str, str]:
+    """The status each card showed, from its "id:status" fields (anything else is ignored)."""
+    seen = {}
+    for pair in pairs[: PAGE_SIZE * 2]:
+        comment_id, _, status = pair.partition(":")
+        if 0 < len(comment_id) <= 32 and status in STATUSES:
+            seen[comment_id] = status
+    return seen
+
+
 @bp.post("/undo")
 def undo() -> Response:
-    """Put the comments of this moderator's last action back in the queue, within the undo window."""
+    """Take back this moderator's last action within the undo window: each comment is as it was."""
     last = _last_action()
     session.pop("last", None)
     if last is None:
@@ -298,14 +391,16 @@ def undo() -> Response:
         )
         return _back()
     restored = failed = 0
+    held = True
     for comment_id in last["ids"]:
         try:
-            _queue().undo(g.principal, comment_id)
+            held = _queue().undo(g.principal, comment_id).status == "held" and held
             restored += 1
         except ReviewError:
             failed += 1
     if restored:
-        flash(f"Undone: {restored} comment(s) are back in the queue.", "ok")
+        where = "back in the queue" if held else "back as they were before"
+        flash(f"Undone: {restored} comment(s) are {where}.", "ok")
     if failed:
         flash(f"{failed} comment(s) could not be put back (the undo window had passed).", "warn")
     return _back()
