@@ -4,11 +4,14 @@ import pytest
 
 from moderation.classifier.features import (
     GROUP_PLACEHOLDER,
+    _hits,
     _model_text,
     abuse_aimed,
+    clause_parts,
     group_context,
     group_targeting,
     mark_negation,
+    prepare,
 )
 from moderation.pipeline.normalize import normalize
 
@@ -57,6 +60,12 @@ def test_group_context_pairs_the_placeholder_with_the_words_said_of_it():
         ('Someone wrote "refugees are vermin" under this. Reported.', (0, 0, 1, 0)),
         ("The weather is vile today and the trains are filthy", (0, 0, 0, 0)),
         ("My Polish neighbours are wonderful", (0, 0, 0, 0)),
+        # "nothing but" ends the negation's clause: contempt is said, not denied.
+        ("I have nothing but contempt for Catholics", (1, 0, 0, 0)),
+        # A negation in an earlier clause does not reach the hostile word.
+        ("I don't know about you, but I hate refugees", (1, 0, 0, 1)),
+        # Violence said of a group counts, whatever the verb.
+        ("Still think Catholics should be executed", (1, 0, 0, 1)),
     ],
 )
 def test_group_targeting_counts_hostile_words_said_of_a_group(text, expected):
@@ -69,3 +78,35 @@ def test_group_targeting_counts_hostile_words_said_of_a_group(text, expected):
 )
 def test_abuse_aimed_counts_swearing_and_insults_at_someone(text, aimed):
     assert abuse_aimed(folded(text)) == aimed
+
+
+def test_a_count_of_matches_weighs_a_unit_for_the_first():
+    assert [_hits(n) for n in (0, 1, 2, 3, 9)] == [0.0, 1.0, 1.25, 1.5, 1.5]
+
+
+@pytest.mark.parametrize(
+    ("text", "clauses"),
+    [
+        # Hate after a friendly opener and inside a relative clause is scored on its own too.
+        (
+            "Great photos from the harbour! Refugees should all be shot.",
+            ["Refugees should all be shot."],
+        ),
+        (
+            "The park is lovely, although I hate the immigrants who use it.",
+            ["although I hate the immigrants who use it."],
+        ),
+        # One sentence: nothing to split. No listed word anywhere: nothing scored twice.
+        ("Refugees should all be shot.", []),
+        ("Nice photos. The ferry was late again, which was annoying.", []),
+        # Clauses of fewer than three words are never scored alone.
+        ("Idiots. All of them went home early.", []),
+    ],
+)
+def test_clause_parts_are_the_clauses_worth_scoring_alone(text, clauses):
+    assert [part.cleaned for part in clause_parts(prepare(text))] == clauses
+
+
+def test_clause_parts_carry_their_own_folded_text():
+    (part,) = clause_parts(prepare("Good game. Those r3fugees are v e r m i n."))
+    assert part.folded == "those refugees are vermin."

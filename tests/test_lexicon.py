@@ -65,3 +65,39 @@ def test_masking_group_names_matches_the_pattern_everywhere(words, joiner):
 def test_masking_skips_text_that_names_no_group_and_masks_the_rest():
     assert lexicon.mask_group_names("the bill was big news", "xgroupx") == "the bill was big news"
     assert lexicon.mask_group_names("muslims' rights, women's votes", "G") == "G rights, G votes"
+
+
+@pytest.mark.parametrize(
+    ("text", "repaired"),
+    [
+        ("they are vermn", "they are vermin"),  # a letter dropped
+        ("they are vremin", "they are vermin"),  # two letters swapped
+        ("they are ver min", "they are vermin"),  # a space added
+        ("they arevermin", "they are vermin"),  # a space removed
+        ("they are all parasties", "they are all parasites"),  # swapped, in a plural
+        ("they should be slaughtred", "they should be slaughtered"),  # dropped, in an inflection
+        ("filht everywhere", "filth everywhere"),
+    ],
+)
+def test_misspelled_abuse_is_put_back(text, repaired):
+    assert lexicon.repair_disguises(text) == repaired
+
+
+# Ordinary words one letter from a listed word, words that contain one, and phrases whose two
+# words spell one: none of them is a disguise.
+_ORDINARY = (
+    "strange treat treats garage reset laughter anger depot rolling tolls violet thread theater cleaned "
+    "therapist therapists apathetic morning downed picks shots urges despised despising cleansing "
+    "animal cheat cheated monkey insect half-assed niger"
+).split() + ["worth less", "use less", "over run", "dis ease", "back ward"]
+
+
+@given(st.lists(st.sampled_from(_ORDINARY + ["the", "a", "is", "was", "very", "they", "and"]), max_size=10))
+def test_ordinary_words_are_never_repaired(words):
+    text = " ".join(words)
+    assert lexicon.repair_disguises(text) == text
+
+
+def test_correctly_spelled_listed_words_stay_as_written():
+    text = "vermin parasites slaughtered despise despised hating disgusting"
+    assert lexicon.repair_disguises(text) == text

@@ -412,14 +412,40 @@ def test_saved_model_scores_like_the_fitted_scikit_learn_pipelines_on_the_whole_
     records = _corpus_records()
     prepared = [prepare(r) for r in records]
     matrix = fitted.features.transform(prepared)
-    batch = bundle.score_many(prepared)
+    # The model file's scorer, whole comments only (the bundle adds clause scores on top of it).
+    batch = bundle.fast.score_many(prepared)
     for head in ("spam", "toxicity"):
         expected = fitted.heads[head].named_steps["classifier"].predict_proba(matrix)[:, 1]
         assert np.max(np.abs(batch[head] - expected)) < 1e-9
-        singles = np.array([bundle.score(r)[head] for r in prepared[::7]])
+        singles = np.array([bundle.fast.score(r)[head] for r in prepared[::7]])
         assert np.max(np.abs(singles - expected[::7])) < 1e-9
     names = fitted.features.named_steps["union"].get_feature_names_out()
     assert list(bundle.feature_names) == list(names)
+
+
+def test_abuse_scores_are_the_most_abusive_clause_and_spam_the_whole_comment(model_dir):
+    from moderation.classifier.features import clause_parts, prepare
+
+    bundle = ModelBundle.load_current(model_dir)
+    text = (
+        "Thanks for the detailed piece on the ferry timetable, really useful for commuters like me. "
+        "Muslims should be shot."
+    )
+    record = prepare(text)
+    whole = bundle.fast.score(record)
+    (part,) = clause_parts(record)
+    clause = bundle.fast.score(part)
+    scores = bundle.score(text)
+    for head in scores:
+        expected = whole[head] if head == "spam" else max(whole[head], clause[head])
+        assert scores[head] == pytest.approx(expected, abs=1e-12)
+        assert bundle.score_many([text])[head][0] == pytest.approx(expected, abs=1e-12)
+    # The threat is diluted in the whole comment, not in its clause.
+    assert clause["toxicity"] > whole["toxicity"]
+    assert scores["toxicity"] >= 0.9
+    # The explanation is the clause's: nothing of the friendly opener pushes toxicity up.
+    terms = {t["term"] for t in bundle.explain(text)["toxicity"]}
+    assert terms and not terms & {"ferry", "timetable", "commuters", "thanks"}
 
 
 def test_submission_record_scores_like_the_raw_record(model_dir):

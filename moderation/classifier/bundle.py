@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from moderation.classifier.features import GROUP_PLACEHOLDER, PreparedRecord, Record, prepare
+from moderation.classifier.features import GROUP_PLACEHOLDER, PreparedRecord, Record, clause_parts, prepare
 from moderation.classifier.modelfile import (
     LEGACY_FILE,
     MODEL_FILES,
@@ -31,6 +31,9 @@ from moderation.classifier.modelfile import (
 log = logging.getLogger(__name__)
 
 HEADS = ("spam", "toxicity")  # the heads that decide; a model may hold attribute heads too
+# Every other head is scored as the highest of the comment and its clauses (ModelBundle.score_many):
+# spam is a property of the whole message, abuse of any part of it.
+WHOLE_ONLY_HEADS = frozenset({"spam"})
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
 
@@ -162,15 +165,42 @@ class ModelBundle:
         return self.manifest.get("thresholds", {})
 
     def score_many(self, records: Sequence[Record]) -> dict[str, np.ndarray]:
-        """Score many records at once: one sparse matrix, one product per head."""
+        """Score many records at once: one sparse matrix, one product per head.
+
+        Every head but spam keeps the highest score of the whole comment and of its clauses that
+        are scored on their own (``features.clause_parts``): a second batch, reduced per comment.
+        """
         prepared = [r if isinstance(r, PreparedRecord) else prepare(r) for r in records]
-        return self.fast.score_many(prepared)
+        scores = self.fast.score_many(prepared)
+        parts, owners = [], []
+        for i, record in enumerate(prepared):
+            for part in clause_parts(record):
+                parts.append(part)
+                owners.append(i)
+        if parts:
+            by_part = self.fast.score_many(parts)
+            rows = np.array(owners)
+            for head, values in scores.items():
+                if head not in WHOLE_ONLY_HEADS:
+                    np.maximum.at(values, rows, by_part[head])
+        return scores
 
     def analyze(self, record: Record) -> Analysis:
-        """Score one record on the fast path, keeping its features for an explanation."""
+        """Score one record on the fast path, keeping its features for an explanation.
+
+        As in score_many, every head but spam takes its clauses' scores into account; a head's
+        explanation then comes from the clause that scored highest.
+        """
         prepared = record if isinstance(record, PreparedRecord) else prepare(record)
         columns, values = self.fast.features(prepared)
-        return Analysis(self, columns, values, self.fast.probabilities(columns, values))
+        analysis = Analysis(self, columns, values, self.fast.probabilities(columns, values))
+        for part in clause_parts(prepared):
+            part_columns, part_values = self.fast.features(part)
+            for head, score in self.fast.probabilities(part_columns, part_values).items():
+                if head not in WHOLE_ONLY_HEADS and score > analysis.scores[head]:
+                    analysis.scores[head] = score
+                    analysis.evidence[head] = (part_columns, part_values)
+        return analysis
 
     def score(self, record: Record) -> dict[str, float]:
         """Score one record on the fast path: the probability of each head."""
@@ -189,19 +219,22 @@ class Analysis:
     columns: np.ndarray
     values: np.ndarray
     scores: dict[str, float]
+    # Per head, the features of the clause that gave its score when that was not the whole comment.
+    evidence: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def explain(self, top: int = 8) -> dict[str, list[dict[str, Any]]]:
         """Return, per head, the features that pushed the score up the most."""
         names = self.bundle.feature_names
         result: dict[str, list[dict[str, Any]]] = {}
         for i, head in enumerate(HEADS):
-            contributions = self.values * self.bundle.fast.weights[self.columns, i]
+            columns, values = self.evidence.get(head, (self.columns, self.values))
+            contributions = values * self.bundle.fast.weights[columns, i]
             order = np.argsort(-contributions, kind="stable")[:top]
             terms = []
             for j in order:
                 if contributions[j] <= 0:
                     break
-                kind, _, term = str(names[self.columns[j]]).partition("__")
+                kind, _, term = str(names[columns[j]]).partition("__")
                 term = term.replace(GROUP_PLACEHOLDER, "<group name>")
                 terms.append({"term": term, "kind": kind, "weight": round(float(contributions[j]), 4)})
             result[head] = terms

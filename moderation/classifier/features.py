@@ -20,9 +20,10 @@ from moderation.classifier.lexicon import (
     PATTERNS,
     lexicon_counts,
     mask_group_names,
+    repair_disguises,
 )
 from moderation.pipeline.domain import PreparedRecord
-from moderation.pipeline.normalize import normalize
+from moderation.pipeline.normalize import fold, normalize
 
 Record = Mapping[str, Any] | str
 
@@ -81,8 +82,17 @@ STRUCTURAL_NAMES = (
 _SECOND_PERSON = re.compile(r"(?<!\w)(?:you|your|youre|ur|u|yourself|ya)(?!\w)")
 
 
+def _hits(count: int) -> float:
+    """A count of matches as a feature: 1 for the first, a quarter more for each of the next two.
+
+    One hostile word aimed at a group is the signal; a third of a unit for it (as counts scaled to
+    [0, 1] gave) made the model need weights its regularization would not allow.
+    """
+    return 0.0 if count == 0 else 1.0 + 0.25 * (min(count, 3) - 1)
+
+
 def structural_row(record: PreparedRecord) -> list[float]:
-    """Return the structural features of one record, each roughly within [0, 1]."""
+    """Return the structural features of one record, each roughly within [0, 1.5]."""
     text = record.cleaned
     n = max(len(text), 1)
     letters = sum(map(str.isalpha, text)) or 1
@@ -104,11 +114,11 @@ def structural_row(record: PreparedRecord) -> list[float]:
         symbols / n,
         (n - len(text.encode("ascii", "ignore"))) / n if text else 0.0,
         min(len(_REPEAT.findall(text)), 3) / 3,
-        *(min(count, 3) / 3 for count in lexicon_counts(record.folded).values()),
-        min(len(_SECOND_PERSON.findall(record.folded)), 3) / 3,
-        *(min(count, 3) / 3 for count in group_targeting(record.folded)),
-        min(len(COUNTER_PATTERN.findall(record.folded)), 3) / 3,
-        min(abuse_aimed(record.folded), 3) / 3,
+        *map(_hits, said_lexicon_counts(_repaired(record.folded))),
+        _hits(len(_SECOND_PERSON.findall(record.folded))),
+        *map(_hits, group_targeting(record.folded)),
+        _hits(len(COUNTER_PATTERN.findall(record.folded))),
+        _hits(abuse_aimed(record.folded)),
     ]
 
 
@@ -126,10 +136,11 @@ _JOINERS = (
 
 
 def group_targeting(folded: str) -> tuple[int, int, int, int]:
-    """Count hostile words said of a named group: plain, under a negation, and inside quotation marks.
+    """Count hostile words said of a named group: plain, under a negation, and quoted or reported.
 
     "refugees are vermin" counts as hostile; "refugees are not vermin" and "I would never say
-    refugees are vermin" as negated; "someone wrote 'refugees are vermin'" as quoted. The model
+    refugees are vermin" as negated; "someone wrote 'refugees are vermin'" and "comments calling
+    refugees vermin" as quoted (what someone else said, reported). The model
     learns what each is worth; a hostile word far from any group's name counts nowhere here.
     """
     text = _model_text(folded, True, False)
@@ -148,14 +159,54 @@ def group_targeting(folded: str) -> tuple[int, int, int, int]:
             if not any(abs(hostile.start() - g) <= _HOSTILE_WINDOW for g in groups):
                 continue
             where = sentence_start + hostile.start()
-            if any(a <= where < b for a, b in quoted):
+            if any(a <= where < b for a, b in quoted) or _reported(sentence, hostile.start()):
                 inside_quotes += 1
-            elif _NEGATION.search(sentence, 0, hostile.start()):
+            elif _negated(sentence, hostile.start()):
                 negated += 1
             else:
                 plain += 1
     adjacent = len(_ADJACENT.findall(text)) if plain else 0
     return plain, negated, inside_quotes, adjacent
+
+
+# Words with which a reader reports what someone else said, quotation marks or not: "comments
+# calling refugees vermin", "whoever wrote that Jews are greedy".
+_REPORTING = re.compile(
+    r"(?<!\w)(?:calling|called|who call|who calls|who said|who says|who say|who wrote|who writes|"
+    r"wrote that|writing that|saying that|claiming that|claims that|spreading|comments?|posts?|"
+    r"the word|the slur|the phrase)(?!\w)"
+)
+_REPORT_REACH = 6  # words between the report and what it reports
+
+
+# The narrower set for swearing and insults, which readers aim at each other in "your comments are
+# idiotic" and "I called him a moron": only words that introduce what another person wrote.
+_QUOTING = re.compile(
+    r"(?<!\w)(?:who call|who calls|who said|who says|who say|who wrote|who writes|wrote that|"
+    r"writing that|saying that|claiming that|the word|the slur|the phrase)(?!\w)"
+)
+
+
+def _reported(sentence: str, at: int, cues: re.Pattern[str] = _REPORTING) -> bool:
+    """Whether the word at ``at`` is what someone else said, reported by the writer (see above)."""
+    for cue in cues.finditer(sentence, 0, at):
+        if len(sentence[cue.end() : at].split()) <= _REPORT_REACH:
+            return True
+    return False
+
+
+def _negated(sentence: str, at: int) -> bool:
+    """Whether the word at ``at`` falls in a negation's scope: the same clause, at most four words on.
+
+    The scope is the one ``mark_negation`` gives the word n-grams: "they are not vermin" and "I
+    would never say they are vermin" are negated; "nothing but contempt for them" is not (the
+    clause ends at "but"), nor is "I don't know about you, but I hate them".
+    """
+    for cue in _NEGATION.finditer(sentence, 0, at):
+        between = sentence[cue.end() : at]
+        if not _CLAUSE_END.search(between) and len(between.split()) <= _SCOPE_WORDS:
+            return True
+    return False
 
 
 _ADJACENT = re.compile(
@@ -169,9 +220,74 @@ _AIMED = re.compile(
 )
 
 
+# "Don't be an idiot" is still an insult and a slur under a negation still a slur; "I would never
+# say they should be shot" is no threat.
+_NEGATABLE = frozenset({"threat"})
+
+
+def said_lexicon_counts(folded: str) -> tuple[int, ...]:
+    """Word-list matches per list (obscene, insult, identity, threat), leaving out those the writer
+    does not say: inside quotation marks, reported ("whoever wrote that they should be shot") or
+    negated ("I would never call them brainless"). Counter-speech repeats the words it rejects."""
+    counts = lexicon_counts(folded)
+    if not any(counts.values()):
+        return tuple(counts.values())
+    quoted = [m.span() for m in _QUOTED.finditer(folded)]
+    said = dict.fromkeys(counts, 0)
+    start = 0
+    for boundary in [*(m.start() for m in _SENTENCE.finditer(folded)), len(folded)]:
+        sentence_start, start = start, boundary + 1
+        sentence = folded[sentence_start:boundary]
+        for name, pattern in PATTERNS.items():
+            if not counts[name]:
+                continue
+            for match in pattern.finditer(sentence):
+                where = sentence_start + match.start()
+                if any(a <= where < b for a, b in quoted):
+                    continue
+                if _reported(sentence, match.start(), _QUOTING):
+                    continue
+                if name in _NEGATABLE and _negated(sentence, match.start()):
+                    continue
+                said[name] += 1
+    return tuple(said.values())
+
+
 def abuse_aimed(folded: str) -> int:
     """Count swearing and insults aimed at the reader or a group ("you fucking idiot", "fuck you")."""
     return len(_AIMED.findall(_model_text(folded, True, False)))
+
+
+# A comment is as abusive as its most abusive clause. Hate after a friendly opener ("Great photos!
+# They should all be shot.") or inside a relative clause is diluted in the whole comment's n-grams;
+# the model scores such clauses on their own too (ModelBundle.score_many, analyze) and keeps the
+# highest toxicity. Only clauses of a few words that use a word from our lists are scored again.
+_CLAUSE_SPLIT = re.compile(
+    r"(?<=[.!?;:])\s+|,\s+(?=(?:who|which|because|although|though|since|unless|but|while|and)\b)",
+    re.IGNORECASE,
+)
+MIN_CLAUSE_WORDS = 3
+
+
+def _uses_listed_word(folded: str) -> bool:
+    return bool(HOSTILE_PATTERN.search(folded)) or any(p.search(folded) for p in PATTERNS.values())
+
+
+def clause_parts(record: PreparedRecord) -> list[PreparedRecord]:
+    """The clauses of a comment of several that are scored on their own (see above); often none."""
+    if not _uses_listed_word(_repaired(record.folded)):
+        return []
+    pieces = _CLAUSE_SPLIT.split(record.cleaned)
+    if len(pieces) < 2:
+        return []
+    parts = []
+    for piece in pieces:
+        if len(piece.split()) < MIN_CLAUSE_WORDS:
+            continue
+        folded = fold(piece)
+        if _uses_listed_word(_repaired(folded)):
+            parts.append(PreparedRecord(folded, piece, record.name, record.email, record.url))
+    return parts
 
 
 class Structural(BaseEstimator, TransformerMixin):
@@ -248,7 +364,7 @@ _GROUP_WORDS = re.compile(r"[^\W\d_]+")
 # Words that join a group to what is said of it and say nothing themselves.
 _LINKS = frozenset(
     "are is was were be been being all the a an of these those they them their just so very and or to at "
-    "in on for with that who which it its by from as".split()
+    "in on for with that who which it its by from as i me my we us our".split()
 )
 _CONTEXT_AFTER = 3
 _CONTEXT_BEFORE = 2
@@ -273,8 +389,13 @@ def group_context(text: str) -> str:
 
 
 @lru_cache(maxsize=256)
+def _repaired(folded: str) -> str:
+    return repair_disguises(folded)
+
+
+@lru_cache(maxsize=256)
 def _masked(folded: str) -> str:
-    return mask_group_names(folded, GROUP_PLACEHOLDER)
+    return mask_group_names(_repaired(folded), GROUP_PLACEHOLDER)
 
 
 @lru_cache(maxsize=256)

@@ -38,6 +38,12 @@ THREAT_PHRASES = (
     "hope you die", "should be shot", "should be hanged", "put a bullet", "slit your", "burn you",
     "beat you", "break your", "you will pay", "deserve to die", "wish you were dead", "rape",
     "gas them", "hang them", "shoot them", "go die", "drop dead", "end you",
+    "kill them", "kill them all", "kill all", "kill every", "burn them", "butcher them", "stab them",
+    "strangle them", "slaughter them", "shoot them all", "hunt them down", "hunt you down",
+    "string them up", "line them up", "i will kill", "i'll kill", "ill kill", "going to kill",
+    "gonna kill", "i will hurt", "should all die", "should be killed", "should be executed",
+    "should be gassed", "should be slaughtered", "should be exterminated", "should be burned",
+    "should be burnt", "should be lynched", "deserve to be shot", "deserve to be killed",
 )  # fmt: skip
 
 
@@ -110,6 +116,15 @@ HOSTILE = (
     "danger", "dangerous", "liars", "cheats", "greedy", "sick", "freaks", "perverts", "pervert*",
     "groomers", "predators", "mentally ill", "abomination", "unnatural", "degenerate*", "useless",
     "burden", "scroungers", "spongers", "sponging", "overrun", "taking over", "replace*",
+    # contempt and disgust said in other words
+    "abhor*", "sicken*", "makes me sick", "make me sick", "cant bear", "can't bear", "cannot stand",
+    "cannot bear", "blood boil*", "repugnant", "loathsome", "odious", "detestable", "despicable",
+    "contemptible", "nauseat*", "hatred", "resent*", "cant tolerate", "can't tolerate",
+    # violence done to people
+    "execute", "executed", "executing", "execution", "executions", "slaughter*", "butcher*",
+    "strangle*", "stab", "stabbed", "stabbing", "massacre*", "murder*", "tortur*", "behead*",
+    "drown*", "poison*", "annihilat*", "genocide", "hunt down", "hunted down", "string up",
+    "strung up", "line them up", "put down", "set fire", "torch*",
 )  # fmt: skip
 # Words with which readers reject or report hate (counter-speech).
 COUNTER = (
@@ -191,3 +206,133 @@ PATTERNS = {
 def lexicon_counts(folded: str) -> dict[str, int]:
     """Count matches of each list in folded text."""
     return {name: len(pattern.findall(folded)) for name, pattern in PATTERNS.items()}
+
+
+# --- Misspelled abuse -------------------------------------------------------------------------
+# The normalizer (pipeline/normalize.py) undoes disguises that keep every letter: look-alikes, l33t,
+# separators. A dropped or swapped letter, a space put inside the word or taken out before it
+# leave a word the n-grams have never seen. For the words of our lists long enough to be told
+# apart from ordinary words, repair_disguises puts the listed word back.
+_REPAIR_MIN = 6  # a dropped letter from a shorter word too often leaves a real one (prick -> pick)
+_SWAP_MIN = 5
+# Real words one letter from a listed word, left alone (checked against an English word list, and
+# against our corpus); a plural read as its singular changes nothing and is not listed.
+_NOT_DISGUISES = frozenset(
+    "anger beats bests chats cleans depot easts garage greed hared heats insets invades lathe laughter "
+    "loath nausea niger pusses reedy reset rolling rolls roomers sponges strange tabbed tabbing tolling "
+    "tolls treat umber violet fagot lairs liras crepe crepes cleane butche assed".split()
+)
+# Two real words that spell a listed one when written together.
+_NOT_JOINED = frozenset(
+    {("use", "less"), ("worth", "less"), ("over", "run"), ("back", "ward"), ("re", "place"),
+     ("re", "sent"), ("in", "fest"), ("in", "sects"), ("rep", "lace"), ("dis", "ease"), ("be", "head")}
+)  # fmt: skip
+# Words a listed word is glued to when a space is taken out ("arevermin", "allparasites").
+_GLUE = tuple(
+    "are is was were be all the a an so such as of like those these them they just total real bunch "
+    "more most very utterly complete absolute bloody fucking filthy dirty damn you your ur".split()
+)
+_NOT_GLUED = frozenset({"therapist", "therapists", "apathetic"})
+_LETTERS = re.compile(r"[a-z]+")
+
+
+def _repair_words() -> frozenset[str]:
+    """Listed words, and the stems of those listed as stems ("slaughter" of "slaughter*")."""
+    words = set()
+    for entry in (*HOSTILE, *OBSCENE, *INSULT, *IDENTITY):
+        base = entry[:-1] if entry.endswith("*") else entry
+        if base.isalpha() and len(base) >= _SWAP_MIN:
+            words.add(base)
+    return frozenset(words)
+
+
+_REPAIR_WORDS = _repair_words()
+_ENDINGS = ("ers", "ing", "er", "es", "ed", "s", "d")  # "slaughtred" is "slaughtr" + "ed"
+
+
+def _misspellings() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for word in sorted(_REPAIR_WORDS):
+        variants = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+        if len(word) >= _REPAIR_MIN:
+            variants |= {word[:i] + word[i + 1 :] for i in range(len(word))}
+        # A plural's singular is not a misspelling of it ("cheat", "animal").
+        singular = word[:-1] if word.endswith("s") else None
+        for variant in variants - {word, singular}:
+            if variant not in _REPAIR_WORDS and variant not in _NOT_DISGUISES:
+                found.setdefault(variant, word)
+    return found
+
+
+_MISSPELLINGS = _misspellings()
+_GLUABLE = frozenset(w for w in _REPAIR_WORDS if len(w) >= _REPAIR_MIN)
+
+
+def _misspelled(token: str) -> str | None:
+    if token in _MISSPELLINGS:
+        return _MISSPELLINGS[token]
+    stems = [token[: -len(e)] for e in _ENDINGS if token.endswith(e) and len(token) - len(e) >= _REPAIR_MIN]
+    if any(stem in _REPAIR_WORDS or stem + "e" in _REPAIR_WORDS for stem in stems):
+        return None  # a listed word's inflection, spelled right ("despised", "despising")
+    for stem in stems:
+        if stem in _MISSPELLINGS:
+            return _MISSPELLINGS[stem] + token[len(stem) :]
+    return None
+
+
+def _unglued(token: str) -> str | None:
+    if len(token) <= _REPAIR_MIN or token in _NOT_GLUED:
+        return None
+    for glue in _GLUE:
+        if token.startswith(glue) and _listed_form(token[len(glue) :]):
+            return f"{glue} {token[len(glue) :]}"
+        if token.endswith(glue) and _listed_form(token[: -len(glue)]):
+            return f"{token[: -len(glue)]} {glue}"
+    return None
+
+
+def _listed_form(word: str) -> bool:
+    """A listed word long enough to glue, as written or with one of the usual endings."""
+    return word in _GLUABLE or any(word.endswith(e) and word[: -len(e)] in _GLUABLE for e in _ENDINGS)
+
+
+def repair_disguises(folded: str) -> str:
+    """Put back listed words written with a letter dropped or swapped, split or glued to a neighbour.
+
+    "they are vermn", "they are vremin", "they are ver min" and "they arevermin" all read "they are
+    vermin"; ordinary words one letter from a listed word ("strange", "treat") stay as written.
+    """
+    tokens = list(_LETTERS.finditer(folded))
+    if not tokens:
+        return folded
+    out: list[str] = []
+    position = 0
+    skip = False
+    for i, match in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        word = match.group()
+        if word in _REPAIR_WORDS:
+            continue
+        replacement = None
+        end = match.end()
+        following = tokens[i + 1] if i + 1 < len(tokens) else None
+        if (
+            following is not None
+            and folded[end : following.start()] == " "
+            and word + following.group() in _REPAIR_WORDS
+            and (word, following.group()) not in _NOT_JOINED
+            and following.group() not in _REPAIR_WORDS
+        ):
+            replacement, end, skip = word + following.group(), following.end(), True
+        else:
+            replacement = _misspelled(word) or _unglued(word)
+        if replacement is not None:
+            out.append(folded[position : match.start()])
+            out.append(replacement)
+            position = end
+    if not out:
+        return folded
+    out.append(folded[position:])
+    return "".join(out)

@@ -143,6 +143,8 @@ def head_weights(pipeline: Pipeline) -> np.ndarray:
 
 
 def score_examples(fitted: Fitted, examples: Sequence[Example]) -> dict[str, np.ndarray]:
+    """The fitted Pipelines' scores of whole comments (no clause scores): for quick comparisons of
+    recipes (bench/cv_retrain.py); a saved model is measured as the service scores, with ModelBundle."""
     matrix = fitted.features.transform([prepare(ex.record()) for ex in examples])
     return {h: head_scores(fitted.heads[h], matrix) for h in fitted.heads}
 
@@ -196,13 +198,6 @@ def train(
     # One fit: the shipped model never sees the held-out rows, so its held-out metrics are its
     # own and `promote` can compare any two versions on the same unseen rows.
     final = fit(train_part, params, seed)
-    scores = score_examples(final, held_out) if held_out else {}
-    metrics = {}
-    for head in scores:
-        y, known = head_labels(held_out, head)
-        hold, reject = thresholds.for_head(head)
-        metrics[head] = holdout_metrics(y[known], scores[head][known], hold, reject)
-    log(f"held-out: {json.dumps(metrics)}")
     now = datetime.now(UTC)
     version = _version_name(now)
     out = versions_dir(model_dir) / version
@@ -216,6 +211,16 @@ def train(
     hashes = model.write(out)
     bundle_model = LinearModel.read(out)
     _check_reproduces(final, bundle_model, train_part)
+    # Held-out metrics as the service scores (ModelBundle: clause scores included), so that they
+    # are what `promote` and `evaluate` measure on the same rows.
+    scorer = ModelBundle(version, {}, bundle_model, out)
+    scores = scorer.score_many([ex.record() for ex in held_out]) if held_out else {}
+    metrics = {}
+    for head in scores:
+        y, known = head_labels(held_out, head)
+        hold, reject = thresholds.for_head(head)
+        metrics[head] = holdout_metrics(y[known], scores[head][known], hold, reject)
+    log(f"held-out: {json.dumps(metrics)}")
     manifest = {
         "version": version,
         "created": now.isoformat(timespec="seconds"),
