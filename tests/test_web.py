@@ -56,7 +56,8 @@ def test_moderator_key_signs_in_and_session_keeps_no_key(client, keys):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     with client.session_transaction() as session:
-        assert session["role"] == "moderator" and session["name"] == "test moderator"
+        # The cookie names no key, role or name: only the server-side session's token and CSRF token.
+        assert set(session) == {"sid", "csrf_token"}
         assert keys["moderator"] not in repr(dict(session))
     assert client.get("/moderate/").status_code == 200
 
@@ -92,11 +93,83 @@ def test_unauthenticated_queue_redirects_to_login(client):
     assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
 
 
-def test_revoked_key_ends_the_session(app, moderator, keys):
+def test_revoked_key_ends_the_session_and_says_why(app, moderator, keys):
     prefix = keys["moderator"].split("_")[1]
     assert app.extensions["moderation"].store.revoke_key(prefix)
     response = moderator.get("/moderate/")
     assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+    html = moderator.get("/moderate/login").get_data(as_text=True)
+    assert "signed out because your key was revoked" in html
+    assert moderator.get("/moderate/").status_code == 303
+
+
+def session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "signed in, the client holds a session cookie"
+    return cookie.value
+
+
+def replay(app, cookie: str):
+    """A second browser that presents a copy of the cookie: GET the queue, do not follow redirects."""
+    other = app.test_client()
+    other.set_cookie("session", cookie)
+    return other.get("/moderate/")
+
+
+def test_sign_out_refuses_a_copied_cookie(app, moderator):
+    copied = session_cookie(moderator)
+    assert replay(app, copied).status_code == 200  # the copy works while the session is live
+    response = moderator.post("/moderate/logout", data={"csrf_token": token(moderator, "/moderate/")})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+    refused = replay(app, copied)
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("/moderate/login")
+
+
+def test_signing_in_again_ends_the_previous_session(app, client, keys):
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    first = session_cookie(client)
+    again = {"key": keys["moderator"], "csrf_token": token(client, "/moderate/")}
+    assert client.post("/moderate/login", data=again).status_code == 303
+    assert session_cookie(client) != first
+    assert replay(app, first).status_code == 303
+    assert client.get("/moderate/").status_code == 200
+
+
+def test_an_expired_session_is_refused_with_a_message(app, moderator):
+    from sqlalchemy import update
+
+    from moderation.store.repository import utcnow
+    from moderation.store.tables import WebSession
+
+    copied = session_cookie(moderator)
+    with app.extensions["moderation"].store.engine.begin() as connection:
+        connection.execute(update(WebSession).values(expires_at=utcnow()))
+    response = moderator.get("/moderate/")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+    assert "sessions last 12 hours" in moderator.get("/moderate/login").get_data(as_text=True)
+    assert replay(app, copied).status_code == 303
+
+
+def test_purge_removes_ended_and_expired_sessions_and_keeps_live_ones(app, client, keys):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from moderation.store.repository import purge, utcnow
+    from moderation.store.tables import WebSession
+
+    store = app.extensions["moderation"].store
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    ended = session_cookie(client)
+    client.post("/moderate/logout", data={"csrf_token": token(client, "/moderate/")})
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    counts = purge(store, utcnow() - timedelta(days=30))
+    assert counts["web_sessions"] == 1
+    with store.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(WebSession)).scalar() == 1
+    assert client.get("/moderate/").status_code == 200
+    assert replay(app, ended).status_code == 303
+    assert purge(store, utcnow() - timedelta(days=30))["web_sessions"] == 0
 
 
 def test_sign_out_needs_csrf_and_ends_the_session(moderator):
