@@ -307,6 +307,60 @@ def test_hostile_comment_is_escaped_and_highlight_stays_escaped(moderator, submi
     assert 'rel="noopener noreferrer nofollow"' in html  # the author's https URL can be opened on purpose
 
 
+def test_bidi_controls_are_shown_as_markers_and_user_text_is_isolated(app, moderator, submit):
+    from sqlalchemy import update
+
+    from moderation.store.tables import Comment
+
+    text = "Invoice attached: photo_\u202egnp.exe and \u2067<b>note</b>\u2069 done"
+    response = submit(text=text, elapsed_ms=100)
+    assert response.json.get("decision") == "hold", response.json
+    comment_id = response.json["id"]
+    # The API refuses such names, but rows stored before that rule (or by other paths) may hold one.
+    with app.extensions["moderation"].store.engine.begin() as connection:
+        connection.execute(update(Comment).where(Comment.id == comment_id).values(name="Ann\u202e nimda"))
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    card = html.split(f'id="c-{comment_id}"', 1)[1].split("</li>", 1)[0]
+    marker = '<span class="bidi-control">\u27e8{}\u27e9</span>'
+    assert f"photo_{marker.format('RLO')}gnp.exe" in card
+    assert f"{marker.format('RLI')}&lt;b&gt;note&lt;/b&gt;{marker.format('PDI')}" in card
+    assert f'<span class="author"><bdi>Ann{marker.format("RLO")} nimda</bdi></span>' in card
+    assert '<p class="text"><bdi>' in card
+    for control in ("\u202e", "\u2067", "\u2069"):
+        assert control not in card, "no bidi control reaches the page unshown"
+    from moderation.web.highlight import show_bidi_controls
+
+    assert show_bidi_controls("a\u200fb") == 'a<span class="bidi-control">\u27e8RLM\u27e9</span>b'
+    assert show_bidi_controls("<i>\u202d") == '&lt;i&gt;<span class="bidi-control">\u27e8LRO\u27e9</span>'
+
+
+def test_stored_text_keeps_the_bidi_controls(app, moderator, submit):
+    """The markers are display only: the text is stored (and sent on) as the commenter wrote it."""
+    text = "photo_\u202egnp.exe"
+    comment_id = submit(text=text, elapsed_ms=100).json["id"]
+    assert app.extensions["moderation"].store.get_comment(comment_id).text == text
+    assert "\u27e8RLO\u27e9" in moderator.get("/moderate/").get_data(as_text=True)
+
+
+def test_long_comments_are_collapsed_with_show_all_and_short_ones_are_not(moderator, submit):
+    long_text = ("Procurement delays again. " * 60)[:1299] + "!"
+    long_id = submit(text=long_text, elapsed_ms=100).json["id"]
+    lines_id = submit(text="\n".join(f"line {n}" for n in range(25)), elapsed_ms=100).json["id"]
+    short_id = submit(text="Short and clear.", elapsed_ms=100).json["id"]
+    html = moderator.get("/moderate/").get_data(as_text=True)
+
+    def card(comment_id: str) -> str:
+        return html.split(f'id="c-{comment_id}"', 1)[1].split("</li>", 1)[0]
+
+    assert '<p class="text long">' in card(long_id)
+    assert '<details class="show-all"><summary><span class="more">Show all (1,300 characters)' in card(
+        long_id
+    )
+    assert '<p class="text long">' in card(lines_id) and "show-all" in card(lines_id)
+    assert '<p class="text">' in card(short_id) and "show-all" not in card(short_id)
+    assert long_text in card(long_id), "the whole text is on the page, only cut by CSS"
+
+
 def test_highlight_escapes_first_and_never_cuts_an_entity():
     marked = highlight('<b>lt</b> & amp "quot" x', {"lt": "spam", "amp": "spam", "quot": "toxic"})
     assert str(marked) == (
