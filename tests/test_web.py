@@ -361,6 +361,45 @@ def test_long_comments_are_collapsed_with_show_all_and_short_ones_are_not(modera
     assert long_text in card(long_id), "the whole text is on the page, only cut by CSS"
 
 
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("/moderate/", "Pending comments"),
+        ("/moderate/?view=rejected", "Rejected comments"),
+        ("/moderate/?view=all", "All comments"),
+    ],
+)
+def test_every_page_has_one_h1(moderator, path, heading):
+    html = moderator.get(path).get_data(as_text=True)
+    assert len(re.findall(r"<h1[ >]", html)) == 1
+    assert heading in re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
+
+
+def test_the_sign_in_and_error_pages_have_one_h1(app, moderator):
+    html = app.test_client().get("/moderate/login").get_data(as_text=True)
+    assert len(re.findall(r"<h1[ >]", html)) == 1 and "Sign in" in html
+    refused = moderator.post("/moderate/review", data={"id": "x", "label": "ham"})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert len(re.findall(r"<h1[ >]", html)) == 1 and "400" in html
+
+
+def test_verdict_buttons_are_named_with_the_author_they_act_on(moderator, submit):
+    comment_id = submit(name='Ann "the" <Critic>', elapsed_ms=100).json["id"]
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    card = html.split(f'id="c-{comment_id}"', 1)[1].split("\n</li>", 1)[0]
+    author = "Ann &#34;the&#34; &lt;Critic&gt;"
+    for label in (
+        f"Approve the comment by {author}",
+        f"Spam: reject the comment by {author}",
+        f"Toxic: reject the comment by {author}",
+        f"Reject with this reason: the comment by {author}",
+        f"Select comment by {author}",
+    ):
+        assert f'aria-label="{label}"' in card
+    assert 'aria-label="Approve the selected comments"' in html
+
+
 def test_highlight_escapes_first_and_never_cuts_an_entity():
     marked = highlight('<b>lt</b> & amp "quot" x', {"lt": "spam", "amp": "spam", "quot": "toxic"})
     assert str(marked) == (

@@ -328,3 +328,25 @@ def test_a_long_comment_is_collapsed_until_show_all(page, live_url, keys, post):
     assert card.bounding_box()["height"] == collapsed
     assert page.locator(f"#c-{short['id']}").bounding_box()["height"] == short_height
     assert page.console_errors == []
+
+
+def test_signing_out_refuses_a_copied_cookie_in_another_browser(page, live_url, keys):
+    sign_in(page, live_url, keys["moderator"])
+    copied = page.context.cookies()
+    assert [c["name"] for c in copied] == ["session"]
+    other = page.context.browser.new_context()
+    try:
+        other.add_cookies(copied)
+        thief = other.new_page()
+        thief.goto(f"{live_url}/moderate/")
+        assert thief.url == f"{live_url}/moderate/"  # the copy works while the session is live
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign out").click()
+        assert page.url == f"{live_url}/moderate/login"
+        assert page.get_by_text("You are signed out.").is_visible()
+        thief.goto(f"{live_url}/moderate/")
+        assert thief.url == f"{live_url}/moderate/login"
+        assert thief.get_by_text("This session was signed out.").is_visible()
+    finally:
+        other.close()
+    assert page.console_errors == []
