@@ -206,7 +206,7 @@ def test_purge_removes_old_webhook_events_and_keeps_recent_traces(people):
     counts = purge(store, utcnow() - timedelta(days=30))
     assert counts == {
         "labels": 1, "unlinked_labels": 0, "reviews": 1, "webhook_deliveries": 1, "outbox": 1, "comments": 1,
-        "analyses": 0,
+        "analyses": 0, "web_sessions": 0,
     }  # fmt: skip
     assert store.get_comment(old_id) is None and store.get_comment(recent_id) is not None
     assert count(store, WebhookDelivery) == 0 and count(store, OutboxEvent, OutboxEvent.id == old_event) == 0

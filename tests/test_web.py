@@ -56,7 +56,8 @@ def test_moderator_key_signs_in_and_session_keeps_no_key(client, keys):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     with client.session_transaction() as session:
-        assert session["role"] == "moderator" and session["name"] == "test moderator"
+        # The cookie names no key, role or name: only the server-side session's token and CSRF token.
+        assert set(session) == {"sid", "csrf_token"}
         assert keys["moderator"] not in repr(dict(session))
     assert client.get("/moderate/").status_code == 200
 
@@ -92,11 +93,83 @@ def test_unauthenticated_queue_redirects_to_login(client):
     assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
 
 
-def test_revoked_key_ends_the_session(app, moderator, keys):
+def test_revoked_key_ends_the_session_and_says_why(app, moderator, keys):
     prefix = keys["moderator"].split("_")[1]
     assert app.extensions["moderation"].store.revoke_key(prefix)
     response = moderator.get("/moderate/")
     assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+    html = moderator.get("/moderate/login").get_data(as_text=True)
+    assert "signed out because your key was revoked" in html
+    assert moderator.get("/moderate/").status_code == 303
+
+
+def session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "signed in, the client holds a session cookie"
+    return cookie.value
+
+
+def replay(app, cookie: str):
+    """A second browser that presents a copy of the cookie: GET the queue, do not follow redirects."""
+    other = app.test_client()
+    other.set_cookie("session", cookie)
+    return other.get("/moderate/")
+
+
+def test_sign_out_refuses_a_copied_cookie(app, moderator):
+    copied = session_cookie(moderator)
+    assert replay(app, copied).status_code == 200  # the copy works while the session is live
+    response = moderator.post("/moderate/logout", data={"csrf_token": token(moderator, "/moderate/")})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+    refused = replay(app, copied)
+    assert refused.status_code == 303 and refused.headers["Location"].endswith("/moderate/login")
+
+
+def test_signing_in_again_ends_the_previous_session(app, client, keys):
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    first = session_cookie(client)
+    again = {"key": keys["moderator"], "csrf_token": token(client, "/moderate/")}
+    assert client.post("/moderate/login", data=again).status_code == 303
+    assert session_cookie(client) != first
+    assert replay(app, first).status_code == 303
+    assert client.get("/moderate/").status_code == 200
+
+
+def test_an_expired_session_is_refused_with_a_message(app, moderator):
+    from sqlalchemy import update
+
+    from moderation.store.repository import utcnow
+    from moderation.store.tables import WebSession
+
+    copied = session_cookie(moderator)
+    with app.extensions["moderation"].store.engine.begin() as connection:
+        connection.execute(update(WebSession).values(expires_at=utcnow()))
+    response = moderator.get("/moderate/")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/moderate/login")
+    assert "sessions last 12 hours" in moderator.get("/moderate/login").get_data(as_text=True)
+    assert replay(app, copied).status_code == 303
+
+
+def test_purge_removes_ended_and_expired_sessions_and_keeps_live_ones(app, client, keys):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from moderation.store.repository import purge, utcnow
+    from moderation.store.tables import WebSession
+
+    store = app.extensions["moderation"].store
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    ended = session_cookie(client)
+    client.post("/moderate/logout", data={"csrf_token": token(client, "/moderate/")})
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    counts = purge(store, utcnow() - timedelta(days=30))
+    assert counts["web_sessions"] == 1
+    with store.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(WebSession)).scalar() == 1
+    assert client.get("/moderate/").status_code == 200
+    assert replay(app, ended).status_code == 303
+    assert purge(store, utcnow() - timedelta(days=30))["web_sessions"] == 0
 
 
 def test_sign_out_needs_csrf_and_ends_the_session(moderator):
@@ -232,6 +305,99 @@ def test_hostile_comment_is_escaped_and_highlight_stays_escaped(moderator, submi
     assert "&lt;img src=x onerror=" in html and '=&#34;javascript:<mark class="watched">alert</mark>' in html
     assert 'href="javascript:' not in html
     assert 'rel="noopener noreferrer nofollow"' in html  # the author's https URL can be opened on purpose
+
+
+def test_bidi_controls_are_shown_as_markers_and_user_text_is_isolated(app, moderator, submit):
+    from sqlalchemy import update
+
+    from moderation.store.tables import Comment
+
+    text = "Invoice attached: photo_\u202egnp.exe and \u2067<b>note</b>\u2069 done"
+    response = submit(text=text, elapsed_ms=100)
+    assert response.json.get("decision") == "hold", response.json
+    comment_id = response.json["id"]
+    # The API refuses such names, but rows stored before that rule (or by other paths) may hold one.
+    with app.extensions["moderation"].store.engine.begin() as connection:
+        connection.execute(update(Comment).where(Comment.id == comment_id).values(name="Ann\u202e nimda"))
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    card = html.split(f'id="c-{comment_id}"', 1)[1].split("</li>", 1)[0]
+    marker = '<span class="bidi-control">\u27e8{}\u27e9</span>'
+    assert f"photo_{marker.format('RLO')}gnp.exe" in card
+    assert f"{marker.format('RLI')}&lt;b&gt;note&lt;/b&gt;{marker.format('PDI')}" in card
+    assert f'<span class="author"><bdi>Ann{marker.format("RLO")} nimda</bdi></span>' in card
+    assert '<p class="text"><bdi>' in card
+    for control in ("\u202e", "\u2067", "\u2069"):
+        assert control not in card, "no bidi control reaches the page unshown"
+    from moderation.web.highlight import show_bidi_controls
+
+    assert show_bidi_controls("a\u200fb") == 'a<span class="bidi-control">\u27e8RLM\u27e9</span>b'
+    assert show_bidi_controls("<i>\u202d") == '&lt;i&gt;<span class="bidi-control">\u27e8LRO\u27e9</span>'
+
+
+def test_stored_text_keeps_the_bidi_controls(app, moderator, submit):
+    """The markers are display only: the text is stored (and sent on) as the commenter wrote it."""
+    text = "photo_\u202egnp.exe"
+    comment_id = submit(text=text, elapsed_ms=100).json["id"]
+    assert app.extensions["moderation"].store.get_comment(comment_id).text == text
+    assert "\u27e8RLO\u27e9" in moderator.get("/moderate/").get_data(as_text=True)
+
+
+def test_long_comments_are_collapsed_with_show_all_and_short_ones_are_not(moderator, submit):
+    long_text = ("Procurement delays again. " * 60)[:1299] + "!"
+    long_id = submit(text=long_text, elapsed_ms=100).json["id"]
+    lines_id = submit(text="\n".join(f"line {n}" for n in range(25)), elapsed_ms=100).json["id"]
+    short_id = submit(text="Short and clear.", elapsed_ms=100).json["id"]
+    html = moderator.get("/moderate/").get_data(as_text=True)
+
+    def card(comment_id: str) -> str:
+        return html.split(f'id="c-{comment_id}"', 1)[1].split("</li>", 1)[0]
+
+    assert '<p class="text long">' in card(long_id)
+    assert '<details class="show-all"><summary><span class="more">Show all (1,300 characters)' in card(
+        long_id
+    )
+    assert '<p class="text long">' in card(lines_id) and "show-all" in card(lines_id)
+    assert '<p class="text">' in card(short_id) and "show-all" not in card(short_id)
+    assert long_text in card(long_id), "the whole text is on the page, only cut by CSS"
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("/moderate/", "Pending comments"),
+        ("/moderate/?view=rejected", "Rejected comments"),
+        ("/moderate/?view=all", "All comments"),
+    ],
+)
+def test_every_page_has_one_h1(moderator, path, heading):
+    html = moderator.get(path).get_data(as_text=True)
+    assert len(re.findall(r"<h1[ >]", html)) == 1
+    assert heading in re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
+
+
+def test_the_sign_in_and_error_pages_have_one_h1(app, moderator):
+    html = app.test_client().get("/moderate/login").get_data(as_text=True)
+    assert len(re.findall(r"<h1[ >]", html)) == 1 and "Sign in" in html
+    refused = moderator.post("/moderate/review", data={"id": "x", "label": "ham"})
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert len(re.findall(r"<h1[ >]", html)) == 1 and "400" in html
+
+
+def test_verdict_buttons_are_named_with_the_author_they_act_on(moderator, submit):
+    comment_id = submit(name='Ann "the" <Critic>', elapsed_ms=100).json["id"]
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    card = html.split(f'id="c-{comment_id}"', 1)[1].split("\n</li>", 1)[0]
+    author = "Ann &#34;the&#34; &lt;Critic&gt;"
+    for label in (
+        f"Approve the comment by {author}",
+        f"Spam: reject the comment by {author}",
+        f"Toxic: reject the comment by {author}",
+        f"Reject with this reason: the comment by {author}",
+        f"Select comment by {author}",
+    ):
+        assert f'aria-label="{label}"' in card
+    assert 'aria-label="Approve the selected comments"' in html
 
 
 def test_highlight_escapes_first_and_never_cuts_an_entity():

@@ -266,3 +266,87 @@ def test_reported_queue_shows_the_report_and_rejecting_resolves_it(page, live_ur
     stored = app.extensions["moderation"].store.get_comment(published["id"])
     assert (stored.status, stored.review_reason) == ("rejected", "off_topic")
     assert page.console_errors == []
+
+
+# How far right the last character of "gnp.exe" is drawn compared with its first: positive when the
+# text reads in the order it was typed, negative when a right-to-left override reversed it.
+DRAWN_ORDER = """(element) => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf("gnp.exe");
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + 1);
+    const first = range.getBoundingClientRect().left;
+    range.setStart(node, at + 6);
+    range.setEnd(node, at + 7);
+    return range.getBoundingClientRect().left - first;
+  }
+  return null;
+}"""
+
+
+def test_a_right_to_left_override_does_not_reverse_the_card(page, live_url, keys, post):
+    text = "Your invoice: https://files.example/photo_\u202egnp.exe please open it"
+    held = post(text=text, elapsed_ms=100)
+    assert held["decision"] == "hold"
+    sign_in(page, live_url, keys["moderator"])
+    card_text = page.locator(f"#c-{held['id']} p.text")
+    assert card_text.locator(".bidi-control").inner_text() == "\u27e8RLO\u27e9"
+    assert card_text.locator(".bidi-control").is_visible()
+    assert card_text.evaluate(DRAWN_ORDER) > 0, "drawn in typed order: photo_⟨RLO⟩gnp.exe"
+    # The measurement can tell: the same text inserted as is (no marker) is drawn reversed.
+    page.evaluate(
+        """(text) => {
+          const p = document.createElement("p");
+          p.id = "raw";
+          p.textContent = text;
+          document.querySelector("main").append(p);
+        }""",
+        text,
+    )
+    assert page.locator("#raw").evaluate(DRAWN_ORDER) < 0
+    assert page.console_errors == []
+
+
+def test_a_long_comment_is_collapsed_until_show_all(page, live_url, keys, post):
+    long_text = ("The committee's report lists every procurement delay since 2019, in order. " * 130)[:9000]
+    held = post(text=long_text.strip(), elapsed_ms=100)
+    short = post(text="Short and to the point.", elapsed_ms=100)
+    assert held["decision"] == short["decision"] == "hold"
+    sign_in(page, live_url, keys["moderator"])
+    card = page.locator(f"#c-{held['id']}")
+    collapsed = card.bounding_box()["height"]
+    short_height = page.locator(f"#c-{short['id']}").bounding_box()["height"]
+    assert collapsed < 700, f"a 9,000-character comment's card is {collapsed:.0f} px tall while collapsed"
+    card.get_by_text("Show all (8,999 characters)").click()
+    expanded = card.bounding_box()["height"]
+    assert expanded > 1500 and expanded > collapsed * 2.5
+    assert card.get_by_text("Show less").is_visible()
+    card.get_by_text("Show less").click()
+    assert card.bounding_box()["height"] == collapsed
+    assert page.locator(f"#c-{short['id']}").bounding_box()["height"] == short_height
+    assert page.console_errors == []
+
+
+def test_signing_out_refuses_a_copied_cookie_in_another_browser(page, live_url, keys):
+    sign_in(page, live_url, keys["moderator"])
+    copied = page.context.cookies()
+    assert [c["name"] for c in copied] == ["session"]
+    other = page.context.browser.new_context()
+    try:
+        other.add_cookies(copied)
+        thief = other.new_page()
+        thief.goto(f"{live_url}/moderate/")
+        assert thief.url == f"{live_url}/moderate/"  # the copy works while the session is live
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign out").click()
+        assert page.url == f"{live_url}/moderate/login"
+        assert page.get_by_text("You are signed out.").is_visible()
+        thief.goto(f"{live_url}/moderate/")
+        assert thief.url == f"{live_url}/moderate/login"
+        assert thief.get_by_text("This session was signed out.").is_visible()
+    finally:
+        other.close()
+    assert page.console_errors == []

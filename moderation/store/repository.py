@@ -452,6 +452,8 @@ class Store:
 def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict[str, int]:
     """Delete comments, their reviews, labels and webhook events created before older_than.
 
+    Moderators' sessions that ended or expired go too, whatever their age.
+
     Labels go with their comments, and labels without a comment (reports on texts we never stored,
     and labels an earlier purge kept) go once they were created before older_than. With
     keep_labels, all of them survive as anonymous training examples: text and verdict only, no
@@ -460,6 +462,7 @@ def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict
     from sqlalchemy import delete
 
     from moderation.store.tables import OutboxEvent, Review, WebhookDelivery
+    from moderation.store.web_sessions import purge_sessions
 
     c = Comment.__table__.c
     old_ids = select(c.id).where(c.created_at < older_than).scalar_subquery()
@@ -497,5 +500,7 @@ def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict
         counts["analyses"] = connection.execute(
             delete(Analysis).where(Analysis.__table__.c.created_at < older_than)
         ).rowcount
+        # Sign-ins that ended or expired serve nothing; they go whatever the retention period.
+        counts["web_sessions"] = purge_sessions(connection, utcnow())
     checkpoint(store.engine)
     return counts

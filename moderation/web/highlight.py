@@ -14,6 +14,23 @@ _ENTITY = re.compile(r"(&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);)")
 _LINK = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
 MIN_TERM_LENGTH = 3
 HEAD_CLASSES = {"spam": "spam", "toxicity": "toxic"}
+# Invisible characters that reorder the text around them: a right-to-left override can make
+# "photo_\u202egnp.exe" read as "photo_exe.png". Shown as visible markers instead (display only).
+BIDI_CONTROLS = {
+    "\u061c": "ALM",
+    "\u200e": "LRM",
+    "\u200f": "RLM",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+}
+_BIDI = re.compile("[" + "".join(BIDI_CONTROLS) + "]")
 SIGNAL_CLASSES = {"blocked_term": "blocked", "watched_term": "watched"}
 
 
@@ -75,6 +92,37 @@ def highlight(text: str, terms: Mapping[str, str]) -> Markup:
     # Odd pieces are entities, left untouched; matches happen only in the text between them.
     pieces = _ENTITY.split(escaped)
     return Markup("".join(p if i % 2 else pattern.sub(mark, p) for i, p in enumerate(pieces)))
+
+
+def show_bidi_controls(value: object) -> Markup:
+    """Escape value (markup such as highlight()'s output stays as it is) and make bidi controls visible.
+
+    Each control becomes a marker like ⟨RLO⟩, so it neither reorders what follows nor hides from the
+    moderator that the commenter sent it. The marker is our markup with fixed text, inserted into
+    already escaped text, so it can never open a tag.
+    """
+    escaped = str(escape("" if value is None else value))
+    return Markup(
+        _BIDI.sub(
+            lambda m: f'<span class="bidi-control">\u27e8{BIDI_CONTROLS[m.group(0)]}\u27e9</span>', escaped
+        )
+    )
+
+
+def name_bidi_controls(value: object) -> str:
+    """Plain text with each bidi control replaced by its marker's text, for attributes (aria-label)."""
+    return _BIDI.sub(
+        lambda m: f"\u27e8{BIDI_CONTROLS[m.group(0)]}\u27e9", "" if value is None else str(value)
+    )
+
+
+def isolate(value: object) -> Markup:
+    """User text for the page: bidi controls made visible, the whole wrapped in <bdi>.
+
+    <bdi> (direction from its own first strong letter) keeps right-to-left text from reordering the
+    labels and punctuation around it.
+    """
+    return Markup("<bdi>") + show_bidi_controls(value) + Markup("</bdi>")
 
 
 def openable(url: str | None) -> bool:

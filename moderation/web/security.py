@@ -5,17 +5,34 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-import time
+from datetime import timedelta
 
-from flask import Flask, Response, abort, current_app, request, session
+from flask import Flask, Response, abort, current_app, flash, request, session
 from flask.sessions import SecureCookieSessionInterface
 
-from moderation.store.repository import Principal
+from moderation.store.repository import Principal, Store
+from moderation.store.web_sessions import (
+    ENDED,
+    EXPIRED,
+    REVOKED,
+    UNKNOWN,
+    check_session,
+    end_session,
+    start_session,
+)
 
 log = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf_token"
+# The cookie's only identity: the token of a web_sessions row (moderation.store.web_sessions).
+SESSION_FIELD = "sid"
 SESSION_HOURS = 12
+SIGNED_OUT_BECAUSE = {
+    REVOKED: "You were signed out because your key was revoked. Ask an admin for a new key.",
+    EXPIRED: f"You were signed out because sessions last {SESSION_HOURS} hours. Sign in again.",
+    ENDED: "This session was signed out. Sign in again.",
+    UNKNOWN: "This session is not known (it may have been purged). Sign in again.",
+}
 MODERATOR_ROLES = ("moderator", "admin")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -29,7 +46,11 @@ SECURITY_HEADERS = {
 
 
 class ModeratorSessionInterface(SecureCookieSessionInterface):
-    """Signed cookie sessions whose cookie is Secure whenever the request came over HTTPS."""
+    """Signed cookie sessions whose cookie is Secure whenever the request came over HTTPS.
+
+    The cookie holds the session token, the CSRF token, flash messages and the undo list; who is
+    signed in, and whether they still are, lives in the web_sessions table.
+    """
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """Mark the cookie Secure for HTTPS requests (behind a proxy, the server must trust its headers)."""
@@ -69,28 +90,44 @@ def require_csrf() -> None:
 
 
 def sign_in(principal: Principal) -> None:
-    """Start a fresh session for a moderator: the key's id, role and name, never the key itself."""
-    session.clear()
-    session.update(key_id=principal.key_id, role=principal.role, name=principal.name, since=int(time.time()))
+    """Start a fresh session for a moderator: a server-side record, and its token in the cookie.
+
+    The cookie names no key, role or name; whatever session the browser had before is ended, so a
+    session id planted before sign-in is worth nothing after it.
+    """
+    sign_out()
+    session[SESSION_FIELD] = start_session(_store(), principal.key_id, timedelta(hours=SESSION_HOURS))
     csrf_token()
 
 
+def sign_out() -> None:
+    """End this browser's session server-side (every copy of the cookie stops working) and forget it."""
+    token = session.get(SESSION_FIELD)
+    if isinstance(token, str) and token:
+        end_session(_store(), token)
+    session.clear()
+
+
 def signed_in_principal() -> Principal | None:
-    """The moderator of this session if their key is still active; clears a stale session."""
-    key_id = session.get("key_id")
-    if not isinstance(key_id, int):
+    """The moderator of this session if it is live and their key still active.
+
+    A session that ended, expired or whose key was revoked is forgotten, with a message that says
+    why (shown on the sign-in page).
+    """
+    token = session.get(SESSION_FIELD)
+    if not isinstance(token, str) or not token:
         return None
-    since = session.get("since")
-    fresh = isinstance(since, int) and time.time() - since < SESSION_HOURS * 3600
-    principal = _active_principal(key_id) if fresh else None
+    check = check_session(_store(), token)
+    principal = check.principal
     if principal is None or principal.role not in MODERATOR_ROLES:
         session.clear()
+        flash(SIGNED_OUT_BECAUSE.get(check.problem or "", SIGNED_OUT_BECAUSE[UNKNOWN]), "warn")
         return None
     return principal
 
 
-def _active_principal(key_id: int) -> Principal | None:
-    return current_app.extensions["moderation"].store.principal(key_id)
+def _store() -> Store:
+    return current_app.extensions["moderation"].store
 
 
 def add_security_headers(response: Response) -> Response:

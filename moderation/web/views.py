@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from moderation.auth import authenticate
@@ -35,7 +36,14 @@ from moderation.services.review import (
     ReviewQueue,
 )
 from moderation.store.repository import utcnow
-from moderation.web.highlight import evidence_terms, highlight, links_in, openable
+from moderation.web.highlight import (
+    evidence_terms,
+    highlight,
+    isolate,
+    links_in,
+    name_bidi_controls,
+    openable,
+)
 from moderation.web.security import (
     CSRF_FIELD,
     MODERATOR_ROLES,
@@ -44,12 +52,16 @@ from moderation.web.security import (
     csrf_token,
     require_csrf,
     sign_in,
+    sign_out,
     signed_in_principal,
 )
 
 bp = Blueprint("web", __name__, url_prefix="/moderate", template_folder="templates", static_folder="static")
 
 PAGE_SIZE = 25
+# A comment longer than this (characters or lines) is shown collapsed, with "Show all".
+LONG_TEXT_CHARS = 1200
+LONG_TEXT_LINES = 20
 MAX_KEY_LENGTH = 200
 # The verdicts: the label a button sends, the review action it means, what to call it. "reject"
 # takes its reason from the form's reason list.
@@ -156,6 +168,16 @@ def _age(moment: datetime) -> str:
     return f"{seconds} s ago"
 
 
+@bp.app_template_filter("isolate")
+def _isolate(value: object) -> Markup:
+    return isolate(value)
+
+
+@bp.app_template_filter("controls_named")
+def _controls_named(value: object) -> str:
+    return name_bidi_controls(value)
+
+
 def _reason_name(code: str) -> str:
     return REASON_NAMES.get(code, code.replace("_", " ").capitalize())
 
@@ -189,8 +211,8 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out: forget the session."""
-    session.clear()
+    """Sign out: end the session server-side, so a copied cookie is refused too."""
+    sign_out()
     flash("You are signed out.", "ok")
     return redirect(url_for("web.login"), code=303)
 
@@ -262,6 +284,7 @@ def queue() -> Any:
                 "text": highlight(comment.text, evidence_terms(comment.evidence, comment.scores, floors)),
                 "url_openable": openable(comment.url),
                 "links": links_in(comment.text),
+                "long": len(comment.text) > LONG_TEXT_CHARS or comment.text.count("\n") >= LONG_TEXT_LINES,
                 "reasons": [r for r in comment.reasons if isinstance(r, dict)],
             }
         )
