@@ -35,13 +35,13 @@ def test_card_links_to_the_author_page_which_shows_everything_escaped(moderator,
     assert held.json["decision"] == "hold"
     submit(email="sock@example.org", ip="198.51.100.7")
     queue = moderator.get("/moderate/").get_data(as_text=True)
-    assert 'href="/moderate/authors?email=ann%40example.org"' in queue
+    assert 'href="/moderate/authors?email=ann@example.org"' in queue
     assert 'id="author-drawer"' in queue and "Author…" in queue
     csrf = token(moderator, "/moderate/authors?email=ann%40example.org")
     note = moderator.post(
         "/moderate/authors/note", data={"email": "ann@example.org", "text": HOSTILE, "csrf_token": csrf}
     )
-    assert note.status_code == 303 and "/moderate/authors?email=ann%40example.org" in note.headers["Location"]
+    assert note.status_code == 303 and "/moderate/authors?email=ann@example.org" in note.headers["Location"]
     html = page(moderator, "ANN@example.org")
     assert "<script>alert(1)</script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -111,3 +111,28 @@ def test_suspend_form_checks_the_days(moderator, submit):
     html = good.get_data(as_text=True)
     assert "Suspended: ann@example.org." in html and 'class="badge in-force suspend"' in html
     assert submit(email="ann@example.org", text="Polite words.").json["reason"]["code"] == "suspended_author"
+
+
+def test_search_box_filters_the_queue_and_keeps_the_search_across_views(moderator, submit):
+    budget = submit(text="The budget vote was close.", email="ann@example.org", elapsed_ms=100).json
+    ferry = submit(text="Ferry times changed again.", email="bo@example.org", elapsed_ms=100).json
+    queue = moderator.get("/moderate/").get_data(as_text=True)
+    assert 'name="q"' in queue and 'name="email"' in queue and 'name="ip"' in queue
+    found = moderator.get("/moderate/?q=budget").get_data(as_text=True)
+    assert f'id="c-{budget["id"]}"' in found and f'id="c-{ferry["id"]}"' not in found
+    assert 'href="/moderate/?q=budget&amp;view=all"' in found or "view=all&amp;q=budget" in found
+    by_email = moderator.get("/moderate/?email=bo%40").get_data(as_text=True)
+    assert f'id="c-{ferry["id"]}"' in by_email and f'id="c-{budget["id"]}"' not in by_email
+    nothing = moderator.get("/moderate/?q=nowhere").get_data(as_text=True)
+    assert "Nothing is waiting for review with these filters." in nothing
+
+
+def test_posts_page_lists_pending_and_reported_per_post_escaped(moderator, submit):
+    submit(post_id="<b>p1</b>", elapsed_ms=100)
+    submit(post_id="<b>p1</b>", elapsed_ms=100)
+    submit(post_id="p2", elapsed_ms=100)
+    html = moderator.get("/moderate/posts").get_data(as_text=True)
+    assert "<b>p1</b>" not in html and "&lt;b&gt;p1&lt;/b&gt;" in html
+    assert html.index("&lt;b&gt;p1&lt;/b&gt;") < html.index(">p2<")  # most pending first
+    assert 'href="/moderate/?post_id=%3Cb%3Ep1%3C/b%3E"' in html
+    assert moderator.get("/moderate/posts?sort=nonsense&offset=x").status_code == 200

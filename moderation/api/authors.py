@@ -15,7 +15,6 @@ from moderation.api.queue import QueueItem
 from moderation.auth import current_principal, requires
 from moderation.services.authors import AUTHOR_ACTIONS, MAX_SUSPEND_DAYS, AuthorDesk
 from moderation.services.review import REJECT_REASONS, ReviewError
-from moderation.store.tables import Comment
 
 blp = Blueprint("authors", __name__, url_prefix="/v1", description="Authors (moderators)")
 
@@ -133,10 +132,6 @@ def _fail(exc: ReviewError) -> None:
     abort(exc.status, message=exc.message, **({"errors": {exc.field: [exc.message]}} if exc.field else {}))
 
 
-def _comment(comment: Comment) -> dict[str, Any]:
-    return {column.key: getattr(comment, column.key) for column in Comment.__table__.columns}
-
-
 # <path:...> so that an address with a "/" (legal in its local part) works, URL-encoded or not.
 @blp.route("/authors/<path:email>")
 class Author(MethodView):
@@ -152,7 +147,7 @@ class Author(MethodView):
             _fail(exc)
         except ValueError:
             abort(400, message="Invalid cursor: not a next_cursor from this API.")
-        return {**found, "comments": [_comment(c) for c in found["comments"]]}
+        return found
 
 
 @blp.route("/authors/<path:email>/notes")

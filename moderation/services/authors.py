@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from moderation.services.blocklists import BlockLists
@@ -70,7 +71,7 @@ class AuthorDesk:
             "email": key,
             **summary,
             "comments": items,
-            "next_cursor": encode_cursor(items[-1]) if more and items else None,
+            "next_cursor": encode_cursor(SimpleNamespace(**items[-1])) if more and items else None,
             "notes": self.authors.notes(key),
             "actions": actions,
             "in_force": sorted({a["action"] for a in actions if a["active"]}),

@@ -44,21 +44,22 @@ class AuthorStore:
 
     def comments(
         self, email_key: str, after: tuple[datetime, str] | None, limit: int
-    ) -> tuple[list[Comment], bool]:
-        """The author's comments in every status, newest first, after a (created_at, id) position."""
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The author's comments in every status (their columns), newest first, after (created_at, id)."""
         conditions = [_C.email_key == email_key]
         if after is not None:
             created, last_id = after
             conditions.append(or_(_C.created_at < created, and_(_C.created_at == created, _C.id < last_id)))
-        with self.store.sessions() as session:
-            items = list(
-                session.scalars(
-                    select(Comment)
+        with self.engine.connect() as connection:
+            items = [
+                row._asdict()
+                for row in connection.execute(
+                    select(Comment.__table__)
                     .where(*conditions)
-                    .order_by(Comment.created_at.desc(), Comment.id.desc())
+                    .order_by(_C.created_at.desc(), _C.id.desc())
                     .limit(limit + 1)
                 )
-            )
+            ]
         return items[:limit], len(items) > limit
 
     def summary(self, email_key: str) -> dict[str, Any]:
