@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from moderation import __version__, web
-from moderation.api import blocklist, comments, health, labels, model, queue, unmanaged_paths
+from moderation.api import authors, blocklist, comments, health, labels, model, queue, unmanaged_paths
 from moderation.auth import client_address, failed_authentication, rate_limit_key
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
@@ -25,6 +25,7 @@ from moderation.integrations.coral import views as coral
 from moderation.integrations.perspective import views as perspective
 from moderation.ops import logs, metrics
 from moderation.pipeline import language
+from moderation.services.authors import AuthorDesk
 from moderation.services.review import ReviewQueue
 from moderation.services.submissions import ModerationService
 from moderation.store.database import make_engine
@@ -113,14 +114,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     bundle = models.load()
     metrics.set_model_version(bundle.version)
     language.preload()  # before gunicorn forks, so its workers share the identifier's tables
+    service = ModerationService(settings, store, models)
+    queue_service = ReviewQueue(store)
     app.extensions["moderation"] = Moderation(
-        settings, store, models, ModerationService(settings, store, models), ReviewQueue(store)
+        settings, store, models, service, queue_service, AuthorDesk(store, queue_service, service.blocklists)
     )
 
     api.init_app(app)
     api.register_blueprint(comments.blp)
     api.register_blueprint(model.blp)
     api.register_blueprint(queue.blp)
+    api.register_blueprint(authors.blp)
     api.register_blueprint(labels.blp)
     api.register_blueprint(blocklist.blp)
     api.register_blueprint(webhooks.blp)

@@ -9,6 +9,7 @@ from flask_smorest import Api
 
 from moderation.classifier.bundle import ModelHolder
 from moderation.config import Settings
+from moderation.services.authors import AuthorDesk
 from moderation.services.review import ReviewQueue
 from moderation.services.submissions import ModerationService
 from moderation.store.repository import Store
@@ -40,6 +41,7 @@ class Moderation:
     models: ModelHolder
     service: ModerationService
     queue: ReviewQueue
+    authors: AuthorDesk
 
 
 __all__ = ["api", "Moderation"]

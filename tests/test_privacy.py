@@ -17,7 +17,15 @@ from moderation.app import create_app
 from moderation.store.cli import erase
 from moderation.store.privacy import erase_email
 from moderation.store.repository import Store, purge, utcnow
-from moderation.store.tables import Comment, Label, OutboxEvent, Review, WebhookDelivery
+from moderation.store.tables import (
+    AuthorAction,
+    AuthorNote,
+    Comment,
+    Label,
+    OutboxEvent,
+    Review,
+    WebhookDelivery,
+)
 from tests.conftest import auth, comment
 
 CLEAN = "Good piece. The section on the frigate programme's delays was especially clear."
@@ -80,6 +88,13 @@ def people(app, client, keys) -> dict[str, Any]:
         fed = client.post(f"/v1/comments/{target['id']}/feedback", json={"label": "ham"}, headers=client_h)
         assert fed.status_code == 201
     add_delivery(store, outbox_ids(store, first["id"])[0])
+    # Moderators wrote about Ann and put her on pre-moderation; Bob has a note of his own.
+    for email, path, body in (
+        (ANN, "notes", {"text": "Ann spams the defence pieces"}),
+        (ANN, "actions", {"action": "premoderate", "reason": "Ann again"}),
+        ("bob@example.org", "notes", {"text": "Bob is fine"}),
+    ):
+        assert client.post(f"/v1/authors/{email}/{path}", json=body, headers=mod_h).status_code == 201
     return {"store": store, "ann": [first["id"], second["id"]], "bob": bob["id"]}
 
 
@@ -88,9 +103,11 @@ def test_erase_removes_every_trace_of_one_email_and_nothing_else(people, runner,
     result = runner.invoke(erase, ["--email", "  ANN.PERSON@example.ORG "])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (
-        "2 labels, 1 reviews, 1 webhook_deliveries, 1 outbox, 0 analyses, 2 comments, 0 block_entries_kept"
+        "2 labels, 1 reviews, 1 webhook_deliveries, 1 outbox, 0 analyses, 2 comments, 1 author_notes, "
+        "1 author_actions, 0 block_entries_kept"
     )
     ann = people["ann"]
+    assert count(store, AuthorNote) == 1 and count(store, AuthorAction) == 0  # Bob's note stays
     assert count(store, Comment, Comment.email_key == ANN.lower()) == 0
     assert count(store, Review, Review.comment_id.in_(ann)) == 0
     assert count(store, OutboxEvent, OutboxEvent.comment_id.in_(ann)) == 0
@@ -108,7 +125,8 @@ def test_erase_is_idempotent(people, runner, cli_env):
     again = runner.invoke(erase, ["--email", ANN])
     assert again.exit_code == 0
     assert again.output.strip() == (
-        "0 labels, 0 reviews, 0 webhook_deliveries, 0 outbox, 0 analyses, 0 comments, 0 block_entries_kept"
+        "0 labels, 0 reviews, 0 webhook_deliveries, 0 outbox, 0 analyses, 0 comments, 0 author_notes, "
+        "0 author_actions, 0 block_entries_kept"
     )
 
 

@@ -543,3 +543,68 @@ def test_view_counts_stay_true_under_post_score_and_reason_filters(held_app, act
     rest = client.get(f"/v1/queue?view=all&limit=3&cursor={page['next_cursor']}", headers=headers).json
     assert [i["id"] for i in page["items"] + rest["items"]] == newest and rest["next_cursor"] is None
     assert client.get("/v1/queue?view=spam", headers=headers).status_code == 422
+
+
+def test_search_filters_text_name_email_ip_and_post(held_app, actors):
+    client = held_app.test_client()
+    key = actors["client"]
+
+    def send(**fields):
+        response = client.post("/v1/comments", json=comment(**fields), headers=auth(key))
+        assert response.json["decision"] == "hold"
+        return response.json["id"]
+
+    budget = send(text="The BUDGET vote was close.", name="Ann Lee", email="ann@Example.org",
+                  ip="198.51.100.4", post_id="p1")  # fmt: skip
+    ferry = send(
+        text="Ferry times changed again.", name="Bo", email="bo@example.net", ip="198.51.100.5", post_id="p2"
+    )
+    percent = send(text="Up 100% on last year_s figure.", name="Cy", email="cy@example.org", post_id="p1")
+    headers = auth(actors["moderator"])
+
+    def ids(query):
+        response = client.get(f"/v1/queue?{query}", headers=headers)
+        assert response.status_code == 200, response.json
+        return [item["id"] for item in response.json["items"]]
+
+    assert ids("q=budget") == [budget]
+    assert ids("q=vote+budget") == [budget] and ids("q=budget+ferry") == []
+    assert ids("q=100%25") == [percent] and ids("q=%25") == [percent]  # % is literal, not a wildcard
+    assert ids("q=r_s") == [percent] and ids("q=_") == [percent]
+    assert ids("name=ann") == [budget] and ids("name=LEE") == [budget]
+    assert ids("email=EXAMPLE.ORG") == [budget, percent] and ids("email=bo@example.net") == [ferry]
+    assert ids("ip=198.51.100.5") == [ferry] and ids("ip=198.51.100") == []
+    assert ids("post_id=p1&email=cy") == [percent]
+    body = client.get("/v1/queue?q=ferry", headers=headers).json
+    assert body["views"]["pending"] == 1 and body["counts"]["held"] == 1
+    assert client.get("/v1/queue?q=", headers=headers).status_code == 422
+    assert client.get("/v1/queue?q=budget", headers=auth(key)).status_code == 403
+
+
+def test_posts_count_pending_and_reported_per_post_sortable(held_app, actors):
+    client = held_app.test_client()
+    key = actors["client"]
+    a = hold(held_app, key, 3, post_id="a")
+    b = hold(held_app, key, 1, post_id="b")
+    hold(held_app, key, 1)  # no post: not listed
+    moderator = auth(actors["moderator"])
+    client.post(f"/v1/comments/{a[0]}/review", json={"action": "approve"}, headers=moderator)
+    for reporter in ("r1", "r2"):
+        report = client.post(
+            f"/v1/comments/{b[0]}/reports", json={"reason": "spam", "reporter": reporter}, headers=auth(key)
+        )
+        assert report.status_code in (200, 201), report.json
+    body = client.get("/v1/posts", headers=moderator).json
+    assert [(p["post_id"], p["pending"], p["reported"], p["total"]) for p in body["items"]] == [
+        ("a", 2, 0, 3), ("b", 1, 1, 1),
+    ]  # fmt: skip
+    by_reported = client.get("/v1/posts?sort=reported", headers=moderator).json["items"]
+    assert [p["post_id"] for p in by_reported] == ["b", "a"]
+    assert [p["post_id"] for p in client.get("/v1/posts?sort=latest", headers=moderator).json["items"]] == [
+        "b",
+        "a",
+    ]
+    assert client.get("/v1/posts?limit=1&offset=1", headers=moderator).json["items"][0]["post_id"] == "b"
+    assert client.get("/v1/posts?sort=nope", headers=moderator).status_code == 422
+    assert client.get("/v1/posts", headers=auth(key)).status_code == 403
+    assert client.get("/v1/posts").status_code == 401

@@ -208,3 +208,46 @@ def test_decision_changes_reports_and_their_migration_on_every_backend(store, da
     with fresh.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Report)).scalar_one() == 0
     fresh.engine.dispose()
+
+
+def test_author_actions_reach_the_history_and_their_migration_on_every_backend(store, database_url):
+    """0007: notes and actions per author; pre-moderation and an unexpired suspension are in the
+    author's history; the migration downgrades and upgrades cleanly."""
+    from alembic import command
+
+    from moderation.store.authors import AlreadyActive, AuthorStore
+    from moderation.store.database import alembic_config, upgrade
+
+    key, _ = store.create_key("client", "site")
+    mod, _ = store.create_key("moderator", "desk")
+    store.insert_comment(make_comment(key.id, ip="198.51.100.7"))
+    authors = AuthorStore(store)
+    now = utcnow()
+    authors.add_note("ana@example.org", "warned once", mod.id, now)
+    premod = authors.act("ana@example.org", "premoderate", "watch", mod.id, now)
+    with pytest.raises(AlreadyActive):
+        authors.act("ana@example.org", "premoderate", "again", mod.id, now)
+    authors.act("ana@example.org", "suspend", "cool off", mod.id, now, until=now + timedelta(days=2))
+    history = store.author_history("Ana@Example.org", None, "f" * 64, now, 0, "site")
+    assert history.premoderated and history.suspended_until == (now + timedelta(days=2)).isoformat()
+    later = store.author_history("ana@example.org", None, "f" * 64, now + timedelta(days=3), 0, "site")
+    assert not later.suspended_until and later.premoderated
+    assert authors.lift("ana@example.org", premod, mod.id, "fine", now) == "premoderate"
+    assert not store.author_history("ana@example.org", None, "f" * 64, now, 0, "site").premoderated
+    summary = authors.summary("ana@example.org")
+    assert summary["counts"]["total"] == 1 and summary["ips"][0]["ip"] == "198.51.100.7"
+    actions = authors.actions("ana@example.org", now)
+    assert [(a["action"], a["active"]) for a in actions] == [("suspend", True), ("premoderate", False)]
+    assert actions[1]["lift_reason"] == "fine" and actions[1]["lifted_by"] == "desk"
+    store.engine.dispose()
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006_workspace")
+    engine.dispose()
+    upgrade(database_url)
+    fresh = Store(make_engine(database_url))
+    assert AuthorStore(fresh).notes("ana@example.org") == []  # the tables are back, empty
+    assert not fresh.author_history("ana@example.org", None, "f" * 64, now, 0, "site").premoderated
+    fresh.engine.dispose()

@@ -349,4 +349,31 @@ def test_signing_out_refuses_a_copied_cookie_in_another_browser(page, live_url, 
         assert thief.get_by_text("This session was signed out.").is_visible()
     finally:
         other.close()
+
+def test_author_drawer_opens_from_a_card_and_bans_from_it(page, live_url, keys, post, app):
+    held = post(email="ring@example.org", name="Ring Leader", elapsed_ms=100, ip="198.51.100.7")
+    assert held["decision"] == "hold"
+    sign_in(page, live_url, keys["moderator"])
+    page.locator(f"#c-{held['id']} a.author-link.author").click()
+    drawer = page.locator("#author-drawer")
+    drawer.locator("h1").wait_for()
+    assert drawer.is_visible() and "ring@example.org" in drawer.inner_text()
+    # Focus moved into the drawer, and a verdict key does nothing to the queue while it is open.
+    assert page.evaluate("document.activeElement.closest('#author-drawer') !== null")
+    page.keyboard.press("a")
+    assert app.extensions["moderation"].store.get_comment(held["id"]).status == "held"
+    page.keyboard.press("Escape")
+    assert not drawer.is_visible()
+    page.locator(f"#c-{held['id']} a.author-more").click()
+    drawer.locator("h1").wait_for()
+    drawer.get_by_text("Ban…").click()
+    drawer.locator("textarea[name=reason]").first.fill("Spam ring")
+    drawer.locator("select[name=ip]").select_option("198.51.100.7")
+    with page.expect_navigation():
+        drawer.get_by_role("button", name="Ban ring@example.org").click()
+    assert page.get_by_text("Banned: ring@example.org; 1 held comment(s) rejected.").is_visible()
+    assert page.locator(".badge.in-force.ban").is_visible()
+    assert app.extensions["moderation"].store.get_comment(held["id"]).status == "rejected"
+    again = post(email="ring@example.org", text="A new and clean remark.")
+    assert again["reason"]["code"] == "blocked_author"
     assert page.console_errors == []

@@ -86,7 +86,7 @@ def test_the_migration_downgrades_and_upgrades_cleanly(store, database_url):
     with engine.begin() as connection:
         config = alembic_config(database_url)
         config.attributes["connection"] = connection
-        command.downgrade(config, "0006_workspace")
+        command.downgrade(config, "0007_authors")
     assert not inspect(engine).has_table("web_sessions")
     engine.dispose()
     upgrade(database_url)

@@ -14,6 +14,7 @@ from moderation.api.fields import Identifier, refuse_nul
 from moderation.auth import current_principal, requires
 from moderation.services.review import (
     ACTIONS,
+    POST_SORTS,
     REJECT_REASONS,
     REVIEW_LABELS,
     STATUSES,
@@ -44,8 +45,47 @@ class QueueArgs(Schema):
     reason = fields.String(validate=validate.Length(max=32))
     post_id = Identifier()
     min_score = fields.Float(validate=validate.Range(0, 1))
+    q = fields.String(
+        validate=[refuse_nul, validate.Length(1, 200)],
+        metadata={"description": "Words the text contains, each of them (case-insensitive)"},
+    )
+    name = fields.String(
+        validate=[refuse_nul, validate.Length(1, 200)], metadata={"description": "Part of the author's name"}
+    )
+    email = fields.String(
+        validate=[refuse_nul, validate.Length(1, 254)],
+        metadata={"description": "Part of the author's e-mail address (case-insensitive)"},
+    )
+    ip = fields.String(
+        validate=[refuse_nul, validate.Length(1, 45)], metadata={"description": "The author's exact IP"}
+    )
     cursor = fields.String(validate=validate.Length(max=200))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class PostsArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    sort = fields.String(
+        load_default="pending",
+        validate=validate.OneOf(POST_SORTS),
+        metadata={"description": "pending (most held first), reported, latest (newest comment), total"},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 100_000))
+
+
+class PostCount(Schema):
+    post_id = fields.String()
+    pending = fields.Integer(metadata={"description": "Held comments"})
+    reported = fields.Integer(metadata={"description": "Comments with open reader reports"})
+    total = fields.Integer()
+    latest = fields.DateTime(metadata={"description": "When its newest comment came"})
+
+
+class PostsOut(Schema):
+    items = fields.List(fields.Nested(PostCount))
 
 
 class ReasonDetail(Schema):
@@ -192,7 +232,10 @@ class Queue(MethodView):
     @blp.response(200, QueueOut)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """A view of the comments (held by default) with scores, reasons, evidence, reports and history."""
-        filters = QueueFilter(args.get("reason"), args.get("post_id"), args.get("min_score"), args["view"])
+        filters = QueueFilter(
+            args.get("reason"), args.get("post_id"), args.get("min_score"), args["view"],
+            q=args.get("q"), name=args.get("name"), email=args.get("email"), ip=args.get("ip"),
+        )  # fmt: skip
         try:
             page = _queue().page(filters, args.get("cursor"), args["limit"])
         except ValueError:
@@ -203,6 +246,16 @@ class Queue(MethodView):
             "counts": page["counts"],
             "views": page["views"],
         }
+
+
+@blp.route("/posts")
+class Posts(MethodView):
+    @requires("moderator")
+    @blp.arguments(PostsArgs(), location="query")
+    @blp.response(200, PostsOut)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Per post id: how many comments are pending (held) and reported, sortable."""
+        return {"items": _queue().posts(args["sort"], args["limit"], args["offset"])}
 
 
 def _decide(comment_id: str, body: dict[str, Any]) -> Comment:

@@ -15,6 +15,8 @@ MESSAGES = {
     "flood": "You are posting comments too quickly. Slow down.",
     "honeypot": "Your comment could not be accepted.",
     "blocked_author": "Your comment could not be accepted.",
+    "suspended_author": "You cannot comment for a while; your comment was not published.",
+    "premoderated_author": "Your comment is awaiting moderation.",
     "blocked_term": "Your comment could not be accepted.",
     "watched_term": "Your comment is awaiting moderation.",
     "links": "Your comment contains several links and is awaiting moderation.",
@@ -132,6 +134,18 @@ def check_blocked_author(sub: Submission, history: AuthorHistory, rules: CheckRu
     return _signal("blocked_author", Severity.REJECT, matched=matched) if matched else None
 
 
+def check_suspended_author(sub: Submission, history: AuthorHistory, rules: CheckRules) -> Signal | None:
+    """Reject comments from an author a moderator suspended, until the suspension ends."""
+    if history.suspended_until:
+        return _signal("suspended_author", Severity.REJECT, until=history.suspended_until)
+    return None
+
+
+def check_premoderated_author(sub: Submission, history: AuthorHistory, rules: CheckRules) -> Signal | None:
+    """Hold every comment of an author a moderator put on pre-moderation, however clean."""
+    return _signal("premoderated_author", Severity.HOLD) if history.premoderated else None
+
+
 def _fields_for_terms(sub: Submission) -> tuple[str, ...]:
     return (sub.folded_name, sub.folded_email, sub.folded_url, sub.folded_text)
 
@@ -198,9 +212,11 @@ def check_new_author(sub: Submission, history: AuthorHistory, rules: CheckRules)
 ALL_CHECKS: tuple[Check, ...] = (
     check_honeypot,
     check_blocked_author,
+    check_suspended_author,
     check_blocked_terms,
     check_duplicate,
     check_flood,
+    check_premoderated_author,
     check_watched_terms,
     check_links,
     check_too_fast,

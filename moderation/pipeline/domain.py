@@ -94,6 +94,10 @@ class AuthorHistory:
     rejected: int = 0
     seconds_since_last: float | None = None
     duplicate: bool = False
+    # Moderators' actions on this author in force now (services.authors): hold every comment, or
+    # refuse them until a moment (an ISO 8601 string, so the pipeline needs no clock).
+    premoderated: bool = False
+    suspended_until: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,25 @@ UNCERTAIN = "Your comment is awaiting moderation."
 CLEAN = Reason("clean", "Your comment has been published.")
 
 # Which reason leads when several apply; the first reason is the one the CMS acts on.
-_REJECT_ORDER = ("honeypot", "blocked_author", "blocked_term", "duplicate", "flood", "spam", "toxicity")
-_HOLD_ORDER = ("watched_term", "links", "too_fast", "new_author", "language", "uncertain")
+_REJECT_ORDER = (
+    "honeypot",
+    "blocked_author",
+    "suspended_author",
+    "blocked_term",
+    "duplicate",
+    "flood",
+    "spam",
+    "toxicity",
+)
+_HOLD_ORDER = (
+    "premoderated_author",
+    "watched_term",
+    "links",
+    "too_fast",
+    "new_author",
+    "language",
+    "uncertain",
+)
 
 
 def _rank(code: str, order: tuple[str, ...]) -> int:

@@ -66,6 +66,10 @@ class BlockLists:
         self._expires = 0.0
         return removed == 1
 
+    def invalidate(self) -> None:
+        """Read the lists again on the next check (this worker; others within `ttl` seconds)."""
+        self._expires = 0.0
+
     def rules(self) -> CheckRules:
         """Return the check rules with the current database lists merged in."""
         now = time.monotonic()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moderation.store.repository import Principal, Store, utcnow
-from moderation.store.reviews import VIEWS, Conflict, Missing, QueueFilter, ReviewStore
+from moderation.store.reviews import POST_SORTS, VIEWS, Conflict, Missing, QueueFilter, ReviewStore
 from moderation.store.tables import Comment
 
 ACTIONS = {"approve": "approved", "reject": "rejected"}
@@ -30,8 +30,8 @@ UNDO_SECONDS = 30
 STATUS_EVENT = "comment.status_changed"
 
 __all__ = [
-    "ACTIONS", "REJECT_REASONS", "REPORT_REASONS", "REVIEW_LABELS", "STATUSES", "UNDO_SECONDS", "VIEWS",
-    "QueueFilter", "ReviewError", "ReviewQueue", "public_reason",
+    "ACTIONS", "POST_SORTS", "REJECT_REASONS", "REPORT_REASONS", "REVIEW_LABELS", "STATUSES", "UNDO_SECONDS",
+    "VIEWS", "QueueFilter", "ReviewError", "ReviewQueue", "public_reason",
 ]  # fmt: skip
 
 
@@ -115,6 +115,10 @@ class ReviewQueue:
             "counts": {"held": found["held"], "by_reason": by_reason},
             "views": found["views"],
         }
+
+    def posts(self, sort: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """Posts with comments and how many of them wait (held) or are reported, sorted by `sort`."""
+        return self.reviews.posts(sort, limit, offset)
 
     def audit(self, comment_id: str) -> list[dict[str, Any]]:
         """Every review action on a comment, oldest first: who, when, from what to what, why."""

@@ -11,6 +11,8 @@ from moderation.store.database import checkpoint
 from moderation.store.repository import Store
 from moderation.store.tables import (
     Analysis,
+    AuthorAction,
+    AuthorNote,
     BlockEntry,
     Comment,
     Label,
@@ -69,9 +71,9 @@ def erase_email(store: Store, email: str, include_blocklist: bool = False) -> di
     Perspective analyses (which name no author) go when they hold the exact text of one of them.
     Labels go whether they still point at one of the comments or lost that link (comment_id NULL)
     but carry the exact text of one of them, or a text that folds to the same (as training
-    compares texts). Block-list entries naming the address are an admin's
-    decision about an abuser and are kept (and counted) unless include_blocklist is set. Running it
-    again finds nothing and returns zeros.
+    compares texts). Moderators' notes about the address and actions on it go too. Block-list
+    entries naming the address are an admin's decision about an abuser and are kept (and counted)
+    unless include_blocklist is set. Running it again finds nothing and returns zeros.
     """
     key = email_key(email)
     if not key:
@@ -106,6 +108,13 @@ def erase_email(store: Store, email: str, include_blocklist: bool = False) -> di
             delete(Analysis).where(Analysis.__table__.c.text.in_(their_texts))
         ).rowcount
         counts["comments"] = connection.execute(delete(Comment).where(c.email_key == key)).rowcount
+        # Moderators' notes about the author and their actions on them name the address too.
+        counts["author_notes"] = connection.execute(
+            delete(AuthorNote).where(AuthorNote.__table__.c.email_key == key)
+        ).rowcount
+        counts["author_actions"] = connection.execute(
+            delete(AuthorAction).where(AuthorAction.__table__.c.email_key == key)
+        ).rowcount
         is_theirs = (blocked.kind == "blocked_author") & (func.lower(blocked.value) == key)
         if include_blocklist:
             counts["block_entries"] = connection.execute(delete(BlockEntry).where(is_theirs)).rowcount

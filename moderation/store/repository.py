@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from moderation.pipeline.domain import AuthorHistory
 from moderation.store.database import checkpoint
-from moderation.store.tables import Analysis, ApiKey, Comment, Label, UTCDateTime
+from moderation.store.tables import Analysis, ApiKey, AuthorAction, Comment, Label, UTCDateTime
 
 ROLES = ("client", "moderator", "admin")
 # Label trust (labels.trust): see tables.Label.
@@ -60,6 +60,7 @@ class Principal:
 def _history_statement() -> Any:
     c = Comment.__table__.c
     k = ApiKey.__table__.c
+    a = AuthorAction.__table__.c
     # History is per site: only comments sent with a key of the caller's site count, so one clean
     # comment through site A does not make its author trusted on site B (nor flood B's window).
     same_site = c.client_key_id.in_(select(k.id).where(k.site == bindparam("site")).scalar_subquery())
@@ -84,6 +85,19 @@ def _history_statement() -> Any:
             c.created_at >= bindparam("since", type_=UTCDateTime()),
         )
         .label("duplicate"),
+        # Moderators' actions on the author hold everywhere (like the block list), not per site.
+        exists()
+        .where(a.email_key == bindparam("email_key"), a.kind == "premoderate", a.lifted_at.is_(None))
+        .label("premoderated"),
+        select(func.max(a.until))
+        .where(
+            a.email_key == bindparam("email_key"),
+            a.kind == "suspend",
+            a.lifted_at.is_(None),
+            a.until > bindparam("now", type_=UTCDateTime()),
+        )
+        .scalar_subquery()
+        .label("suspended_until"),
     )
 
 
@@ -234,6 +248,7 @@ class Store:
                     "ip": ip,
                     "fingerprint": fingerprint,
                     "since": now - timedelta(seconds=duplicate_seconds),
+                    "now": now,
                 },
             ).one()
         lasts = [_as_utc(t) for t in (row.last_email, row.last_ip) if t is not None]
@@ -243,6 +258,8 @@ class Store:
             rejected=row.rejected or 0,
             seconds_since_last=(now - last).total_seconds() if last else None,
             duplicate=bool(row.duplicate),
+            premoderated=bool(row.premoderated),
+            suspended_until=_as_utc(row.suspended_until).isoformat() if row.suspended_until else None,
         )
 
     def insert_comment(self, comment: Comment) -> tuple[Comment, bool]:

@@ -19,6 +19,9 @@ VIEWS = ("pending", "reported", "unmoderated", "approved", "rejected", "all")
 # The views a moderator works through oldest first; the others show the newest first.
 OLDEST_FIRST = {"pending", "reported"}
 RECENT_REPORTS = 5
+# Words of a text search, each of which must appear (more are ignored).
+MAX_WORDS = 8
+POST_SORTS = ("pending", "reported", "latest", "total")
 
 _C = Comment.__table__.c
 _R = Review.__table__.c
@@ -45,6 +48,16 @@ class QueueFilter:
     post_id: str | None = None
     min_score: float | None = None
     view: str = "pending"
+    # Search: words in the text and part of the author's name or e-mail (case-insensitive), the exact IP.
+    q: str | None = None
+    name: str | None = None
+    email: str | None = None
+    ip: str | None = None
+
+
+def _contains(column: Any, value: str) -> Any:
+    """Case-insensitive substring match; % and _ in the value are literal (autoescape)."""
+    return func.lower(column).contains(value.lower(), autoescape=True)
 
 
 def _open_report() -> Any:
@@ -74,7 +87,37 @@ def _filter_conditions(filters: QueueFilter, with_reason: bool = True) -> list[A
         conditions.append(_C.post_id == filters.post_id)
     if filters.min_score is not None:
         conditions.append(or_(_C.spam_score >= filters.min_score, _C.toxicity_score >= filters.min_score))
+    if filters.q:
+        conditions.extend(_contains(_C.text, word) for word in filters.q.split()[:MAX_WORDS])
+    if filters.name:
+        conditions.append(_contains(_C.name, filters.name))
+    if filters.email:
+        conditions.append(_C.email_key.contains(filters.email.strip().lower(), autoescape=True))
+    if filters.ip:
+        conditions.append(_C.ip == filters.ip)
     return conditions
+
+
+def post_counts(sort: str, limit: int, offset: int) -> Any:
+    """Per post id: held and reported comments, all comments and the latest one, sorted by `sort`."""
+    held = func.count().filter(_C.status == "held").label("pending")
+    reported = func.count().filter(_open_report()).label("reported")
+    total = func.count().label("total")
+    latest = func.max(_C.created_at).label("latest")
+    order = {
+        "pending": (held.desc(), reported.desc(), latest.desc()),
+        "reported": (reported.desc(), held.desc(), latest.desc()),
+        "latest": (latest.desc(),),
+        "total": (total.desc(), latest.desc()),
+    }[sort]
+    return (
+        select(_C.post_id, held, reported, total, latest)
+        .where(_C.post_id.is_not(None))
+        .group_by(_C.post_id)
+        .order_by(*order, _C.post_id)
+        .limit(limit)
+        .offset(offset)
+    )
 
 
 class ReviewStore:
@@ -223,6 +266,18 @@ class ReviewStore:
         return [
             {"action": r.action, "label": r.label, "reason": r.reason, "note": r.note, "at": r.created_at,
              "from_status": r.from_status, "to_status": r.to_status, "by": r.name, "role": r.role}
+            for r in rows
+        ]  # fmt: skip
+
+    def posts(self, sort: str, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Posts with comments, each with its pending (held), reported and total counts."""
+        if sort not in POST_SORTS:
+            raise ValueError(f"sort must be one of {', '.join(POST_SORTS)}")
+        with self.engine.connect() as connection:
+            rows = connection.execute(post_counts(sort, limit, offset)).all()
+        return [
+            {"post_id": r.post_id, "pending": r.pending or 0, "reported": r.reported or 0, "total": r.total,
+             "latest": r.latest}
             for r in rows
         ]  # fmt: skip
 

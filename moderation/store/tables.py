@@ -255,3 +255,41 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+class AuthorNote(Base):
+    """A moderator's note about an author (by email), shown in the author view; erased with the email."""
+
+    __tablename__ = "author_notes"
+    __table_args__ = (Index("ix_author_notes_email", "email_key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_key: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthorAction(Base):
+    """A moderator's action on an author (ban, premoderate, suspend) and, once lifted, who lifted it.
+
+    The row is the audit record: who, when and why it was taken, and who, when and why it was lifted.
+    It is in force while lifted_at is NULL and (for a suspension) until has not passed. A ban's
+    block-list rows are named in block_entry_ids, so lifting it removes only what it added.
+    """
+
+    __tablename__ = "author_actions"
+    __table_args__ = (Index("ix_author_actions_email", "email_key", "lifted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email_key: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    block_entry_ids: Mapped[list[int]] = mapped_column(JSON)
+    rejected: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    lift_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -71,7 +71,9 @@ VERDICTS = {
     "toxic": ("reject", "Rejected as toxic"),
     "reject": ("reject", "Rejected"),
 }
-FILTER_ARGS = ("view", "reason", "post_id", "min_score", "cursor")
+FILTER_ARGS = ("view", "reason", "post_id", "min_score", "q", "name", "email", "ip", "cursor")
+# The search fields and their longest accepted value.
+SEARCH_ARGS = {"q": 200, "name": 200, "email": 254, "ip": 45}
 VIEW_NAMES = {
     "pending": "Pending",
     "reported": "Reported",
@@ -109,6 +111,8 @@ REASON_NAMES = {
     "flood": "Flood",
     "honeypot": "Honeypot",
     "blocked_author": "Blocked author",
+    "suspended_author": "Suspended author",
+    "premoderated_author": "Author always held",
     "new_author": "New author",
     "language": "Language",
     "uncertain": "Uncertain score",
@@ -247,10 +251,17 @@ def _filters(args: Any) -> tuple[QueueFilter, dict[str, str], list[str]]:
             min_score = None
         else:
             clean["min_score"] = raw
+    for name, longest in SEARCH_ARGS.items():
+        value = (args.get(name) or "").strip()
+        if value and len(value) <= longest and "\x00" not in value:
+            clean[name] = value
     cursor = (args.get("cursor") or "").strip()
     if cursor and len(cursor) <= 200:
         clean["cursor"] = cursor
-    filters = QueueFilter(clean.get("reason"), clean.get("post_id"), min_score, clean.get("view", "pending"))
+    filters = QueueFilter(
+        clean.get("reason"), clean.get("post_id"), min_score, clean.get("view", "pending"),
+        **{name: clean.get(name) for name in SEARCH_ARGS},
+    )  # fmt: skip
     return filters, clean, problems
 
 

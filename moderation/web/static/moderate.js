@@ -36,7 +36,36 @@
         !(target instanceof HTMLInputElement && target.type === "checkbox"));
   }
 
+  // The author drawer: the author page loaded into a modal dialog (the link opens it as a page
+  // without this script). The dialog closes on Escape by itself; focus goes to its heading.
+  async function openAuthor(link) {
+    const drawer = document.getElementById("author-drawer");
+    if (!drawer || typeof drawer.showModal !== "function") return false;
+    const response = await fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) return false;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const view = page.querySelector("section.author-view");
+    if (!view) return false;
+    const body = drawer.querySelector(".drawer-body");
+    body.replaceChildren(document.adoptNode(view));
+    drawer.showModal();
+    const heading = body.querySelector("h1");
+    if (heading) heading.focus();
+    return true;
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target instanceof Element && event.target.closest("a.author-link");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    if (!document.getElementById("author-drawer")) return;
+    event.preventDefault();
+    openAuthor(link).then((shown) => { if (!shown) window.location.href = link.href; },
+      () => { window.location.href = link.href; });
+  });
+
   document.addEventListener("keydown", (event) => {
+    // Shortcuts act on the queue; while the author drawer is open they are its own keys.
+    if (document.querySelector("dialog[open]")) return;
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     const actions = {
       j: () => select(current + 1),

@@ -4,14 +4,14 @@ web_sessions: one row per sign-in, so that signing out, expiry and a revoked key
 copy of the cookie is presented.
 
 Revision ID: 0008_web_sessions
-Revises: 0006_workspace (to be re-pointed at 0007_authors when that branch lands)
+Revises: 0007_authors
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_web_sessions"
-down_revision = "0006_workspace"
+down_revision = "0007_authors"
 branch_labels = None
 depends_on = None
 
