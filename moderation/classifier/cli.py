@@ -437,7 +437,7 @@ def _targets(kind: str, values: tuple[str, ...], heads: tuple[str, ...]) -> list
 @click.option("--budget-days", default=7, show_default=True, type=click.IntRange(1, 365),
               help="The days of stored comments --hold-budget measures the volume on.")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for report.md, metrics.json, plots (default: tuning/ in the version).")  # fmt: skip
+              help="Folder for report.md, metrics.json, plots (default: tuning/ in the version)")  # fmt: skip
 @click.option("--apply", "apply_", is_flag=True,
               help="Write the chosen thresholds to the version's thresholds.json (live).")  # fmt: skip
 @pass_cli
