@@ -151,8 +151,9 @@ def test_refusals_are_clear(runner, env, folder, tmp_path):
     message = refused("--data", str(poisoned), "--head", "spam", "--min-reject-precision", "100")
     assert "no threshold gives 100% precision on rejects" in message
     # The hold target needs a hold threshold above the reject threshold the configuration pins.
-    result = runner.invoke(main, ["tune", "--data", str(DATA), "--head", "spam", "--max-civil-held", "0"],
-                           env={"MODERATION_SPAM_HOLD": "0.0001", "MODERATION_SPAM_REJECT": "0.001"})  # fmt: skip
+    pins = {"MODERATION_SPAM_HOLD": "0.0001", "MODERATION_SPAM_REJECT": "0.001"}
+    args = ["tune", "--data", str(DATA), "--head", "spam", "--max-civil-held", "0"]
+    result = runner.invoke(main, args, env=pins)
     assert result.exit_code != 0
     assert "above the reject threshold 0.0010" in result.output
     # A hold budget needs stored comments.
