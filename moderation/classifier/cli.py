@@ -460,7 +460,7 @@ def tune(
     Prints what the thresholds in force and the chosen ones give (civil held %, precision, recall,
     queue a day) and writes a report; --apply makes the running service use them within seconds.
     """
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
 
     import numpy as np
 
@@ -470,7 +470,6 @@ def tune(
     from moderation.classifier.evaluate import content_overlap, leakage_warning
     from moderation.classifier.provenance import database_dataset
     from moderation.classifier.train import dedupe_key
-    from moderation.store.repository import utcnow
 
     heads = heads or tuning.HEADS
     targets = [
@@ -506,7 +505,7 @@ def tune(
     scores = bundle.score_many([ex.record() for ex in examples]) if examples else {}
     stored: np.ndarray | None = None
     if any(t.kind == "budget" for t in targets):
-        rows = cli.store().stored_scores(utcnow() - timedelta(days=budget_days))
+        rows = cli.store().stored_scores(datetime.now(UTC) - timedelta(days=budget_days))
         stored = np.array(rows, dtype=float).reshape(-1, 2)
     in_force = cli.thresholds(bundle)
     overridden = settings.threshold_overrides()
