@@ -276,3 +276,35 @@ def test_thresholds_resolve_configuration_then_tuned_then_model_then_default():
         "spam": {"hold": "tuned", "reject": "configuration"},
         "toxicity": {"hold": "default", "reject": "tuned"},
     }
+
+
+def test_from_db_tunes_on_trusted_labels_only(runner, env, folder, tmp_path):
+    app = create_app({**env, "instance_dir": str(tmp_path / "instance"), "rate_limit": "off"})
+    store = app.extensions["moderation"].store
+    client, key = app.test_client(), store.create_key("client", "c")[1]
+    examples = load(DATA).examples[:40]
+    for i, ex in enumerate(examples):
+        body = {"name": f"Reader {i}", "email": f"r{i}@example.org", "text": ex.text}
+        posted = client.post("/v1/comments", json=body, headers=auth(key)).json
+        # The site's own verdict on its own stored comment: a trusted label.
+        answer = client.post(
+            f"/v1/comments/{posted['id']}/feedback", json={"label": ex.label}, headers=auth(key)
+        )
+        assert answer.status_code in (200, 201, 204)
+    # Reports on texts no stored comment matches stay unverified: they must not count.
+    for n in range(25):
+        suggest = {
+            "comment": {"text": f"Cheap watches at bargain-watch{n}.example, best price"},
+            "attributeScores": {"SPAM": {"summaryScore": {"value": 0}}},
+        }
+        assert client.post(f"/v1alpha1/comments:suggestscore?key={key}", json=suggest).status_code == 200
+    assert sum(row["trust"] == "unverified" for row in store.training_labels()) == 25
+    out = tmp_path / "db"
+    result = run(runner, "--from-db", "--max-civil-held", "spam=10", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "40 trusted labels from the database" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    spam = metrics["heads"]["spam"]
+    assert metrics["rows"] == 40
+    assert spam["civil_rows"] == sum(ex.label == "ham" for ex in examples)
+    assert spam["positives"] == sum(ex.label == "spam" for ex in examples)
