@@ -471,6 +471,7 @@ def tune(
     from moderation.classifier.provenance import database_dataset
     from moderation.classifier.train import dedupe_key
 
+    explicit_heads = bool(heads)
     heads = heads or tuning.HEADS
     targets = [
         *_targets("civil", civil, heads), *_targets("precision", precision, heads),
@@ -532,7 +533,8 @@ def tune(
                 stored[:, index] if stored is not None else None, budget_days,
             )  # fmt: skip
         except tuning.TuneError as exc:
-            raise click.ClickException(f"cannot tune: {exc}") from None
+            hint = "" if explicit_heads else " (--head or HEAD=VALUE names the heads to tune)"
+            raise click.ClickException(f"cannot tune: {exc}{hint}") from None
         m = tuning.summary(result, budget_days)
         m["plot"] = tuning.plot(result, mine, budget_days, target)
         metrics["heads"][head] = m
