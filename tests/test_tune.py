@@ -108,9 +108,11 @@ def test_tune_meets_each_target_at_the_lowest_threshold(runner, env, folder, tmp
 
 
 def test_the_report_folder_has_report_metrics_and_a_png_per_head(runner, env, folder):
+    out = version_path(folder) / "tuning"  # the default
+    out.mkdir()
+    (out / "toxicity_tradeoff.png").write_bytes(PNG_MAGIC)  # an earlier run's plot
     result = run(runner, "--data", str(DATA), "--max-civil-held", "spam=3")
     assert result.exit_code == 0, result.output
-    out = version_path(folder) / "tuning"  # the default
     assert (out / "spam_tradeoff.png").read_bytes()[:8] == PNG_MAGIC
     assert not (out / "toxicity_tradeoff.png").exists()  # spam only was asked for
     report = (out / "report.md").read_text()

@@ -540,6 +540,8 @@ def tune(
         metrics["heads"][head] = m
         results[head] = result
     tuning.write_report(target, metrics)
+    for head in set(tuning.HEADS) - set(metrics["heads"]):
+        (target / f"{head}_tradeoff.png").unlink(missing_ok=True)  # a plot from an earlier run
     for head, m in metrics["heads"].items():
         for which, value in sorted(m["chosen"].items()):  # hold, then reject
             line = f"{head} {which}: {m['current'][which]} -> {value} ({'; '.join(m['targets'][which])})"
