@@ -16,6 +16,8 @@ import click
 from moderation.cli import pass_cli
 
 if TYPE_CHECKING:
+    from moderation.classifier.bundle import ModelBundle
+    from moderation.classifier.tune import Target
     from moderation.cli import CliContext
 
 
@@ -396,7 +398,7 @@ def score(
     click.echo(f"scored {summary.rows} rows into {output_path}{flagged}")
 
 
-def _targets(kind: str, values: tuple[str, ...], heads: tuple[str, ...]) -> list:  # noqa: ANN401
+def _targets(kind: str, values: tuple[str, ...], heads: tuple[str, ...]) -> list[Target]:
     """Read `PCT` (every head) or `HEAD=PCT` items of one target option into Target objects."""
     from moderation.classifier.tune import HEADS, Target
 
@@ -575,7 +577,12 @@ def tune(
         click.echo(f"{bundle.version} is not the current model; they apply once it is promoted")
 
 
-def apply_thresholds(bundle, chosen: dict, why: dict, report: Path) -> Path:  # noqa: ANN001
+def apply_thresholds(
+    bundle: ModelBundle,
+    chosen: dict[str, dict[str, float]],
+    why: dict[str, dict[str, list[str]]],
+    report: Path,
+) -> Path:
     """Merge chosen into the version's thresholds.json, written whole under a temporary name and renamed.
 
     Earlier tuned values of heads or thresholds not tuned now are kept. The manifest and model files
