@@ -380,7 +380,10 @@ class ModelHolder:
         The watcher thread calls this; so does gunicorn's master before it forks a worker, so a
         new worker starts on the version the others serve rather than the one loaded at start-up.
         """
-        self._refresh_tuned()
+        try:
+            self._refresh_tuned()
+        except Exception:  # noqa: BLE001 - a thresholds file must never keep a version switch from happening
+            log.exception("model watcher: checking the thresholds file failed")
         state = self._pointer_state()
         version = state[1]
         with self._lock:
