@@ -32,6 +32,7 @@ LAYER_COMMANDS = {
     "promote": "moderation.classifier.cli:promote",
     "evaluate": "moderation.classifier.cli:evaluate",
     "score": "moderation.classifier.cli:score",
+    "tune": "moderation.classifier.cli:tune",
     "webhooks": "moderation.webhooks.cli:webhooks",
 }
 

@@ -356,7 +356,9 @@ def test_every_gunicorn_worker_refuses_a_bad_version_and_keeps_serving_one_versi
         wait_until_ready(server)
         set_current_version(models, "v-broken")
         refused = json.dumps({"current": "v-broken", "serving": first, "state": "refused"}, sort_keys=True)
-        # Every worker's watcher refuses the same file: all answer 503 with the same mismatch.
+        # Every worker's watcher refuses the same file: all answer 503 with the same mismatch. Ten
+        # answers may all come from the workers that refused first, so wait for each one's log line.
+        _wait_for(lambda: server.log.read_text().count("model v-broken refused") >= 3, "three refusals", 90)
         _wait_for(lambda: survey(10)[:2] == ({503}, {refused}), "every worker to refuse v-broken", 90)
         statuses, states, served = survey()
         assert statuses == {503} and states == {refused} and served == {first}

@@ -27,7 +27,8 @@ class ModelOut(Schema):
     threshold_sources = fields.Dict(
         metadata={
             "description": "Where each applied threshold comes from, per head: `model` (the version's "
-            "manifest), `configuration` (an explicit MODERATION_* setting) or `default`"
+            "manifest), `tuned` (chosen by `moderation tune --apply` for this version), `configuration` "
+            "(an explicit MODERATION_* setting) or `default`"
         }
     )
     trained_thresholds = fields.Dict(metadata={"description": "The thresholds the model version carries"})

@@ -7,6 +7,7 @@ every hash first, then reads the files as data; nothing in them can run code.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -36,6 +37,10 @@ HEADS = ("spam", "toxicity")  # the heads that decide; a model may hold attribut
 WHOLE_ONLY_HEADS = frozenset({"spam"})
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
+# Thresholds chosen by `moderation tune --apply` for one version, beside (never inside) its hashed
+# files; the watcher of every worker notices it changing, as it notices CURRENT.
+TUNED_FILE = "thresholds.json"
+TUNED_HEADS = ("spam", "toxicity")
 
 
 def head_scores(pipeline: Any, matrix: Any) -> np.ndarray:
@@ -106,15 +111,68 @@ def verify_files(path: Path, manifest: dict[str, Any]) -> None:
             )
 
 
+def tuned_state(path: Path) -> tuple[int, int, int] | None:
+    """What identifies the version's thresholds file as written (inode, mtime, size); None if absent.
+
+    `tune --apply` replaces the file by renaming a new one over it, so the inode changes even when
+    the clock does not.
+    """
+    try:
+        st = (Path(path) / TUNED_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def validate_tuned(thresholds: Any) -> dict[str, dict[str, float]]:
+    """Check the "thresholds" of a thresholds file and return them; raise ValueError if unusable."""
+    if not isinstance(thresholds, dict):
+        raise ValueError("no thresholds mapping")
+    out: dict[str, dict[str, float]] = {}
+    for head, values in thresholds.items():
+        if head not in TUNED_HEADS or not isinstance(values, dict):
+            raise ValueError(f"unknown head or malformed entry {head!r}")
+        cuts: dict[str, float] = {}
+        for which, value in values.items():
+            if which not in ("hold", "reject"):
+                raise ValueError(f"{head}: unknown threshold {which!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{head}.{which}: {value!r} is not a number between 0 and 1")
+            cuts[which] = float(value)
+        if "hold" in cuts and "reject" in cuts and cuts["hold"] > cuts["reject"]:
+            raise ValueError(f"{head}: hold {cuts['hold']} is above reject {cuts['reject']}")
+        out[head] = cuts
+    return out
+
+
+def read_tuned(path: Path) -> dict[str, Any] | None:
+    """The version's thresholds file (`tune --apply`), or None without one; ModelError if unusable."""
+    file = Path(path) / TUNED_FILE
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"thresholds file unreadable: {file}: {exc}") from None
+    try:
+        thresholds = validate_tuned(data.get("thresholds") if isinstance(data, dict) else None)
+    except ValueError as exc:
+        raise ModelError(f"thresholds file {file} is not usable: {exc}") from None
+    return {**data, "thresholds": thresholds}
+
+
 @dataclass
 class ModelBundle:
-    """The verified model of one version, ready to score, and its manifest."""
+    """The verified model of one version, ready to score, its manifest and any tuned thresholds."""
 
     version: str
     manifest: dict[str, Any]
     model: LinearModel
     path: Path
     feature_names: np.ndarray = field(init=False, repr=False)
+    # The version's thresholds.json as read (None without one) and the file state it was read at.
+    tuned: dict[str, Any] | None = field(default=None, repr=False)
+    tuned_state: tuple[int, int, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         from moderation.classifier.fast import FastScorer
@@ -148,7 +206,8 @@ class ModelBundle:
             model = LinearModel.read(path)
         except ModelFormatError as exc:
             raise ModelError(f"model {path} cannot be used: {exc}") from None
-        return cls(manifest["version"], manifest, model, path)
+        state = tuned_state(path)
+        return cls(manifest["version"], manifest, model, path, tuned=read_tuned(path), tuned_state=state)
 
     @classmethod
     def load_current(cls, model_dir: Path) -> ModelBundle:
@@ -162,7 +221,21 @@ class ModelBundle:
 
     @property
     def thresholds(self) -> dict[str, Any]:
+        """The thresholds the version was trained with (its manifest's)."""
         return self.manifest.get("thresholds", {})
+
+    @property
+    def tuned_thresholds(self) -> dict[str, dict[str, float]]:
+        """The thresholds `tune --apply` chose for this version (empty without a thresholds file)."""
+        return (self.tuned or {}).get("thresholds", {})
+
+    def with_tuned(self, tuned: dict[str, Any] | None, state: tuple[int, int, int] | None) -> ModelBundle:
+        """The same loaded model with other tuned thresholds: a new object, so caches keyed on the
+        bundle notice, sharing the scorer (nothing is loaded or verified again)."""
+        other = copy.copy(self)
+        other.tuned = tuned
+        other.tuned_state = state
+        return other
 
     def score_many(self, records: Sequence[Record]) -> dict[str, np.ndarray]:
         """Score many records at once: one sparse matrix, one product per head.
@@ -289,6 +362,7 @@ class ModelHolder:
         self._loading: str | None = None
         self._refused: str | None = None
         self._retry_at = 0.0
+        self._tuned_refused: tuple[int, int, int] | None = None
         self._watcher_pid: int | None = None
         self._wake = threading.Event()
         self.last_error: str | None = None
@@ -339,6 +413,10 @@ class ModelHolder:
         The watcher thread calls this; so does gunicorn's master before it forks a worker, so a
         new worker starts on the version the others serve rather than the one loaded at start-up.
         """
+        try:
+            self._refresh_tuned()
+        except Exception:  # noqa: BLE001 - a thresholds file must never keep a version switch from happening
+            log.exception("model watcher: checking the thresholds file failed")
         state = self._pointer_state()
         version = state[1]
         with self._lock:
@@ -370,6 +448,37 @@ class ModelHolder:
             raise
         self._install(bundle, state)
         return self.status()
+
+    def _refresh_tuned(self) -> None:
+        """Swap in the served version's thresholds file when it changed (written, replaced, removed).
+
+        An unusable file is logged once per state and the thresholds in force stay: every worker
+        reads the same file, so they all keep the same thresholds.
+        """
+        bundle = self._bundle
+        if bundle is None:
+            return
+        state = tuned_state(bundle.path)
+        if state == bundle.tuned_state or state == self._tuned_refused:
+            return
+        try:
+            tuned = read_tuned(bundle.path)
+        except ModelError as exc:
+            self._tuned_refused = state
+            log.error(
+                "model %s: thresholds file refused, keeping the thresholds in force: %s", bundle.version, exc
+            )
+            return
+        with self._lock:
+            if self._bundle is not bundle:
+                return  # another version was installed meanwhile; it read its own file
+            self._bundle = bundle.with_tuned(tuned, state)
+            self._tuned_refused = None
+        log.info(
+            "model %s: tuned thresholds %s",
+            bundle.version,
+            json.dumps(tuned["thresholds"]) if tuned else "removed (the model's own apply)",
+        )
 
     def _install(self, bundle: ModelBundle, state: tuple[float, str | None]) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""The classifier's commands: `moderation train`, `evaluate`, `score` and `promote`.
+"""The classifier's commands: `moderation train`, `evaluate`, `score`, `promote` and `tune`.
 
 scikit-learn is imported inside each command, so listing the commands stays fast.
 """
@@ -16,6 +16,8 @@ import click
 from moderation.cli import pass_cli
 
 if TYPE_CHECKING:
+    from moderation.classifier.bundle import ModelBundle
+    from moderation.classifier.tune import Target
     from moderation.cli import CliContext
 
 
@@ -394,3 +396,229 @@ def score(
             raise click.ClickException(f"cannot score {input_path} into {output_path}: {exc}") from None
     flagged = f" ({summary.empty} with empty text flagged, not scored)" if summary.empty else ""
     click.echo(f"scored {summary.rows} rows into {output_path}{flagged}")
+
+
+def _targets(kind: str, values: tuple[str, ...], heads: tuple[str, ...]) -> list[Target]:
+    """Read `PCT` (every head) or `HEAD=PCT` items of one target option into Target objects."""
+    from moderation.classifier.tune import HEADS, Target
+
+    out = []
+    for item in values:
+        head, sep, number = item.rpartition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: expected a number or HEAD=NUMBER") from None
+        if sep and head not in HEADS:
+            raise click.BadParameter(f"{item!r}: the head is one of {', '.join(HEADS)}")
+        limit = None if kind == "budget" else 100.0
+        if value < 0 or (limit is not None and value > limit):
+            raise click.BadParameter(f"{item!r}: {value:g} is not between 0 and 100")
+        out += [Target(kind, h, value) for h in ((head,) if sep else heads)]
+    return out
+
+
+@click.command()
+@click.option("--data", "data_paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Labelled data to tune on (same formats as evaluate); repeatable.")  # fmt: skip
+@click.option("--kind", type=click.Choice(["spam", "toxic"]), default=None,
+              help="For files with 0/1 labels: the head they label (else guessed).")  # fmt: skip
+@click.option(
+    "--from-db", is_flag=True, help="Tune on the database's trusted labels too (as train --from-db)."
+)
+@click.option("--model", "model_path", type=click.Path(file_okay=False), default=None,
+              help="A model version folder (default: the current model).")  # fmt: skip
+@click.option("--head", "heads", multiple=True, type=click.Choice(["spam", "toxicity"]),
+              help="Tune only this head (repeatable; default: both).")  # fmt: skip
+@click.option("--max-civil-held", "civil", multiple=True, metavar="[HEAD=]PCT",
+              help="Hold threshold: the lowest that holds at most PCT % of civil (ham) rows.")  # fmt: skip
+@click.option("--min-reject-precision", "precision", multiple=True, metavar="[HEAD=]PCT",
+              help="Reject threshold: the lowest whose rejects are at least PCT % spam/toxic.")  # fmt: skip
+@click.option("--hold-budget", "budget", multiple=True, metavar="[HEAD=]N",
+              help="Hold threshold: the lowest holding at most N comments a day.")  # fmt: skip
+@click.option("--budget-days", default=7, show_default=True, type=click.IntRange(1, 365),
+              help="The days of stored comments --hold-budget measures the volume on.")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for report.md, metrics.json, plots (default: tuning/ in the version)")  # fmt: skip
+@click.option("--apply", "apply_", is_flag=True,
+              help="Write the chosen thresholds to the version's thresholds.json (live).")  # fmt: skip
+@pass_cli
+def tune(
+    cli: CliContext,
+    data_paths: tuple[str, ...],
+    kind: str | None,
+    from_db: bool,
+    model_path: str | None,
+    heads: tuple[str, ...],
+    civil: tuple[str, ...],
+    precision: tuple[str, ...],
+    budget: tuple[str, ...],
+    budget_days: int,
+    out: str | None,
+    apply_: bool,
+) -> None:
+    """Choose hold and reject thresholds per head for targets an operator states.
+
+    Prints what the thresholds in force and the chosen ones give (civil held %, precision, recall,
+    queue a day) and writes a report; --apply makes the running service use them within seconds.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    import numpy as np
+
+    from moderation.classifier import bundle as bundles
+    from moderation.classifier import tune as tuning
+    from moderation.classifier.datasets import DatasetError, load
+    from moderation.classifier.evaluate import content_overlap, leakage_warning
+    from moderation.classifier.provenance import database_dataset
+    from moderation.classifier.train import dedupe_key
+
+    explicit_heads = bool(heads)
+    heads = heads or tuning.HEADS
+    targets = [
+        *_targets("civil", civil, heads), *_targets("precision", precision, heads),
+        *_targets("budget", budget, heads),
+    ]  # fmt: skip
+    if not targets:
+        raise click.UsageError("give a target: --max-civil-held, --min-reject-precision or --hold-budget")
+    labelled = [t for t in targets if t.kind != "budget"]
+    if labelled and not (data_paths or from_db):
+        raise click.UsageError("--max-civil-held and --min-reject-precision need --data or --from-db")
+    settings = cli.settings
+    try:
+        bundle = (
+            bundles.ModelBundle.load(Path(model_path))
+            if model_path
+            else bundles.ModelBundle.load_current(Path(settings.model_dir))
+        )
+        datasets = [load(p, kind) for p in data_paths]
+    except (bundles.ModelError, DatasetError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if from_db:
+        database, _ = database_dataset(cli.store().training_labels(), [], datasets, (), dedupe_key)
+        click.echo(f"{len(database.examples)} trusted labels from the database")
+        datasets.append(database)
+    examples = [ex for ds in datasets for ex in ds.examples]
+    if labelled and not examples:
+        raise click.ClickException("no labelled rows to tune on")
+    if examples:
+        warning = leakage_warning(content_overlap(bundle, datasets), bundle.version)
+        if warning:
+            click.secho(warning, fg="red", bold=True, err=True)
+    scores = bundle.score_many([ex.record() for ex in examples]) if examples else {}
+    stored: np.ndarray | None = None
+    if any(t.kind == "budget" for t in targets):
+        rows = cli.store().stored_scores(datetime.now(UTC) - timedelta(days=budget_days))
+        stored = np.array(rows, dtype=float).reshape(-1, 2)
+    in_force = cli.thresholds(bundle)
+    overridden = settings.threshold_overrides()
+    metrics: dict = {
+        "model": bundle.version,
+        "sources": [
+            Path(ds.path).name if not ds.path.startswith("database:") else ds.path for ds in datasets
+        ],
+        "rows": len(examples),
+        "budget_days": budget_days if stored is not None else None,
+        "heads": {},
+    }
+    target = Path(out) if out else bundle.path / "tuning"
+    target.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for index, head in enumerate(tuning.HEADS):
+        mine = [t for t in targets if t.head == head]
+        if not mine:
+            continue
+        data = tuning.head_data(examples, scores, head) if examples else None
+        try:
+            result = tuning.tune_head(
+                head, mine, (in_force.hold(head), in_force.reject(head)), data,
+                stored[:, index] if stored is not None else None, budget_days,
+            )  # fmt: skip
+        except tuning.TuneError as exc:
+            hint = "" if explicit_heads else " (--head or HEAD=VALUE names the heads to tune)"
+            raise click.ClickException(f"cannot tune: {exc}{hint}") from None
+        m = tuning.summary(result, budget_days)
+        m["plot"] = tuning.plot(result, mine, budget_days, target)
+        metrics["heads"][head] = m
+        results[head] = result
+    tuning.write_report(target, metrics)
+    for head in set(tuning.HEADS) - set(metrics["heads"]):
+        (target / f"{head}_tradeoff.png").unlink(missing_ok=True)  # a plot from an earlier run
+    for head, m in metrics["heads"].items():
+        for which, value in sorted(m["chosen"].items()):  # hold, then reject
+            line = f"{head} {which}: {m['current'][which]} -> {value} ({'; '.join(m['targets'][which])})"
+            at = m.get("at", {}).get(which)
+            if at:
+                line += (
+                    f" | civil held {at['civil_held']}% precision {at['precision']}% recall {at['recall']}%"
+                )
+            if "queue_per_day" in m and which == "hold":
+                q = m["queue_per_day"]
+                line += f" | held a day {q['current']} -> {q['chosen']}"
+            click.echo(line)
+        for note in m["notes"]:
+            click.echo(f"note: {note}")
+    click.echo(f"report: {target / 'report.md'}")
+    if not apply_:
+        return
+    chosen = {h: {w: round(v, 4) for w, v in r.chosen.items()} for h, r in results.items()}
+    path = apply_thresholds(bundle, chosen, {h: r.why for h, r in results.items()}, target)
+    click.echo(f"applied: {path}")
+    pinned = [f"MODERATION_{name.upper()}" for name in overridden
+              if name.split("_")[1] in chosen.get(name.split("_")[0], {})]  # fmt: skip
+    if pinned:
+        click.echo(
+            f"warning: the configuration sets {', '.join(pinned)}; it wins over the tuned value", err=True
+        )
+    current = bundles.current_version(Path(settings.model_dir))
+    if current == bundle.version:
+        click.echo("the running service applies them within seconds (no restart)")
+    else:
+        click.echo(f"{bundle.version} is not the current model; they apply once it is promoted")
+
+
+def apply_thresholds(
+    bundle: ModelBundle,
+    chosen: dict[str, dict[str, float]],
+    why: dict[str, dict[str, list[str]]],
+    report: Path,
+) -> Path:
+    """Merge chosen into the version's thresholds.json, written whole under a temporary name and renamed.
+
+    Earlier tuned values of heads or thresholds not tuned now are kept. The manifest and model files
+    (which its hashes vouch for) are not touched.
+    """
+    import json
+    from datetime import UTC, datetime
+
+    from moderation.classifier.bundle import TUNED_FILE, ModelError, read_tuned, validate_tuned
+    from moderation.classifier.history import _who
+
+    try:
+        previous = read_tuned(bundle.path) or {}
+    except ModelError:
+        previous = {}  # an unusable file is replaced, not merged
+    thresholds = {h: dict(v) for h, v in previous.get("thresholds", {}).items()}
+    targets = {h: dict(v) for h, v in previous.get("targets", {}).items()}
+    for head, values in chosen.items():
+        thresholds.setdefault(head, {}).update(values)
+        targets.setdefault(head, {}).update({w: why[head][w] for w in values})
+    try:
+        validate_tuned(thresholds)
+    except ValueError as exc:
+        raise click.ClickException(f"not applied: with the thresholds tuned before, {exc}") from None
+    data = {
+        "model": bundle.version,
+        "thresholds": thresholds,
+        "targets": targets,
+        "applied": datetime.now(UTC).isoformat(timespec="seconds"),
+        "by": _who(),
+        # Inside the version folder by its relative path, else by its name: no server paths here.
+        "report": str(report.relative_to(bundle.path)) if report.is_relative_to(bundle.path) else report.name,
+        "previous": previous.get("thresholds"),
+    }
+    path = bundle.path / TUNED_FILE
+    tmp = path.with_name(f".{TUNED_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

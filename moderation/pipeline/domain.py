@@ -163,7 +163,8 @@ class Thresholds:
     """Score cut-offs per head: below `hold` approves, from `reject` on rejects, between holds.
 
     `sources` says where each value came from when the thresholds were resolved for a model
-    (`resolve`): "model" (its manifest), "configuration" (an explicit setting) or "default".
+    (`resolve`): "model" (its manifest), "tuned" (`moderation tune --apply`, the version's
+    thresholds.json), "configuration" (an explicit setting) or "default".
     """
 
     spam_hold: float = 0.5
@@ -204,29 +205,49 @@ class Thresholds:
 
     @classmethod
     def resolve(
-        cls, model: Mapping[str, Any] | None, overrides: Mapping[str, float] | None = None
+        cls,
+        model: Mapping[str, Any] | None,
+        overrides: Mapping[str, float] | None = None,
+        tuned: Mapping[str, Any] | None = None,
     ) -> Thresholds:
-        """The thresholds that apply to a model: an explicit setting, else the model's own, else the default.
+        """The thresholds that apply to a model: an explicit setting, else the tuned value, else the
+        model's own, else the default.
 
         model is the manifest's "thresholds" mapping ({"spam": {"hold": 0.5, "reject": 0.9}, ...});
-        overrides maps setting names (spam_hold, ...) to the values the configuration sets.
+        tuned has the same shape (what `moderation tune --apply` chose for this version, possibly for
+        some heads only); overrides maps setting names (spam_hold, ...) to the values the
+        configuration sets. The configuration wins so that an operator can always pin a value.
         """
         defaults = cls()
         values: dict[str, float] = {}
         sources: list[tuple[str, str]] = []
         for head in THRESHOLD_HEADS:
-            own = (model or {}).get(head) if isinstance(model, Mapping) else None
+            own = _head_mapping(model, head)
+            chosen = _head_mapping(tuned, head)
             for which in ("hold", "reject"):
                 name = f"{head}_{which}"
-                value = own.get(which) if isinstance(own, Mapping) else None
+                value = own.get(which)
+                tuned_value = chosen.get(which)
                 if overrides and name in overrides:
                     values[name], origin = float(overrides[name]), "configuration"
-                elif isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+                elif _is_cut(tuned_value):
+                    values[name], origin = float(tuned_value), "tuned"
+                elif _is_cut(value):
                     values[name], origin = float(value), "model"
                 else:
                     values[name], origin = float(getattr(defaults, name)), "default"
                 sources.append((name, origin))
         return cls(**values, sources=tuple(sources))
+
+
+def _head_mapping(thresholds: Mapping[str, Any] | None, head: str) -> Mapping[str, Any]:
+    own = thresholds.get(head) if isinstance(thresholds, Mapping) else None
+    return own if isinstance(own, Mapping) else {}
+
+
+def _is_cut(value: Any) -> bool:
+    """A usable threshold: a number (not a bool) between 0 and 1."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
 @dataclass(frozen=True)

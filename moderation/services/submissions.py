@@ -69,9 +69,12 @@ def rules_from(settings: Settings) -> CheckRules:
 
 
 def thresholds_from(settings: Settings, bundle: ModelBundle | None = None) -> Thresholds:
-    """The thresholds that apply to bundle: the configuration's explicit ones, else the model's own."""
+    """The thresholds that apply to bundle: the configuration's explicit ones, else the ones tuned for
+    it (`moderation tune --apply`), else the model's own."""
     resolved = Thresholds.resolve(
-        bundle.thresholds if bundle is not None else None, settings.threshold_overrides()
+        bundle.thresholds if bundle is not None else None,
+        settings.threshold_overrides(),
+        bundle.tuned_thresholds if bundle is not None else None,
     )
     # Attribute cut-offs come from the configuration only: a model's attributes decide nothing
     # unless the operator asks them to.

@@ -461,6 +461,21 @@ class Store:
                 "linked": row.comment_id is not None,
             }  # fmt: skip
 
+    def stored_scores(self, since: datetime) -> list[tuple[float, float]]:
+        """The spam and toxicity scores stored with every comment created since `since`, oldest first.
+
+        `moderation tune --hold-budget` reads them to size the queue at recent volume; the scores
+        are the ones each comment was decided with, whatever model version that was.
+        """
+        comments = Comment.__table__.c
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(comments.spam_score, comments.toxicity_score)
+                .where(comments.created_at >= since)
+                .order_by(comments.created_at, comments.id)
+            ).all()
+        return [(float(row.spam_score or 0.0), float(row.toxicity_score or 0.0)) for row in rows]
+
     def count_comments(self) -> int:
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(Comment)) or 0
