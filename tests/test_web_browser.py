@@ -350,6 +350,7 @@ def test_signing_out_refuses_a_copied_cookie_in_another_browser(page, live_url, 
     finally:
         other.close()
 
+
 def test_author_drawer_opens_from_a_card_and_bans_from_it(page, live_url, keys, post, app):
     held = post(email="ring@example.org", name="Ring Leader", elapsed_ms=100, ip="198.51.100.7")
     assert held["decision"] == "hold"

@@ -256,6 +256,7 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+
 class AuthorNote(Base):
     """A moderator's note about an author (by email), shown in the author view; erased with the email."""
 
