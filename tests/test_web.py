@@ -324,7 +324,12 @@ def test_bidi_controls_are_shown_as_markers_and_user_text_is_isolated(app, moder
     marker = '<span class="bidi-control">\u27e8{}\u27e9</span>'
     assert f"photo_{marker.format('RLO')}gnp.exe" in card
     assert f"{marker.format('RLI')}&lt;b&gt;note&lt;/b&gt;{marker.format('PDI')}" in card
-    assert f'<span class="author"><bdi>Ann{marker.format("RLO")} nimda</bdi></span>' in card
+    # The author's name is the link that opens the author drawer; the name inside it is isolated too.
+    assert re.search(
+        r'<a class="author author-link" href="[^"]*"[^>]*>'
+        + re.escape(f"<bdi>Ann{marker.format('RLO')} nimda</bdi></a>"),
+        card,
+    )
     assert '<p class="text"><bdi>' in card
     for control in ("\u202e", "\u2067", "\u2069"):
         assert control not in card, "no bidi control reaches the page unshown"
