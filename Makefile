@@ -21,9 +21,10 @@ $(TEST_STAMP): $(STAMP)
 
 install: $(STAMP)
 
-# Build the default model from our corpus when no model is current.
+# Build the default model from our corpus when no model is current, or when this code cannot load
+# the current one (one trained with other feature code, after an upgrade).
 model: $(STAMP)
-	test -s model/CURRENT || $(BIN)/moderation train
+	$(BIN)/moderation train --if-needed
 
 run: model
 	$(BIN)/moderation serve --port $(PORT)

@@ -145,6 +145,25 @@ def test_train_writes_a_verified_version_and_makes_first_one_current(runner, tmp
     promoted = runner.invoke(main, ["promote", newer])
     assert promoted.exit_code == 0, promoted.output
     assert current_version(model_dir) == newer
+    # `make run`'s `train --if-needed`: nothing to do while the current model loads ...
+    kept = runner.invoke(main, ["train", "--if-needed"])
+    assert kept.exit_code == 0 and "nothing to train" in kept.output
+    assert len(list(list_versions(model_dir))) == 2
+    # ... and a new current model once this code refuses the current one (other feature code).
+    folder = model_dir / "versions" / newer
+    spec = json.loads((folder / "model.json").read_text())
+    spec["features_version"] = 1
+    (folder / "model.json").write_text(json.dumps(spec))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["model.json"]["sha256"] = hashlib.sha256(
+        (folder / "model.json").read_bytes()
+    ).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    time.sleep(1.1)
+    rebuilt = runner.invoke(main, ["train", "--if-needed"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "feature code version 1" in rebuilt.output
+    assert current_version(model_dir) not in (newer, versions[0])
 
 
 def test_promote_refuses_unknown_or_broken_version(runner, env, model_dir):

@@ -24,6 +24,7 @@ from moderation.classifier.bundle import (
     set_current_version,
     versions_dir,
 )
+from moderation.classifier.features import FEATURES_VERSION
 from moderation.classifier.modelfile import ARRAYS_FILE, LEGACY_FILE, SPEC_FILE
 from moderation.cli import main
 from moderation.pipeline.domain import ATTRIBUTE_HEADS
@@ -97,6 +98,22 @@ def test_other_model_format_version_is_refused_even_with_a_matching_hash(model_c
     (path / SPEC_FILE).write_text(json.dumps(spec))
     _rehash(path, SPEC_FILE)
     with pytest.raises(ModelError, match="model format version 99"):
+        ModelBundle.load(path)
+
+
+@pytest.mark.parametrize("features_version", [None, 1, 99])
+def test_a_model_of_other_feature_code_is_refused_even_with_a_matching_hash(model_copy, features_version):
+    """The same columns mean other things under other feature code: such a model must be retrained."""
+    path = current_path(model_copy)
+    spec = json.loads((path / SPEC_FILE).read_text())
+    assert spec["features_version"] == FEATURES_VERSION
+    if features_version is None:
+        del spec["features_version"]  # written before the version was recorded: version 1
+    else:
+        spec["features_version"] = features_version
+    (path / SPEC_FILE).write_text(json.dumps(spec))
+    _rehash(path, SPEC_FILE)
+    with pytest.raises(ModelError, match="feature code version .* retrain with `moderation train`"):
         ModelBundle.load(path)
 
 

@@ -53,6 +53,12 @@ if TYPE_CHECKING:
 )
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--make-current", is_flag=True, help="Make the new version current even if one is.")
+@click.option(
+    "--if-needed",
+    is_flag=True,
+    help="Train (and make current) only when no model is current or this code cannot load the "
+    "current one (e.g. it was trained with other feature code); `make run` uses it.",
+)
 @pass_cli
 def train(
     cli: CliContext,
@@ -64,6 +70,7 @@ def train(
     out: str | None,
     seed: int,
     make_current: bool,
+    if_needed: bool,
 ) -> None:
     """Train a new model version on the seed corpus plus any extra data.
 
@@ -82,6 +89,17 @@ def train(
     ]
     settings = cli.settings
     model_dir = Path(out or settings.model_dir)
+    if if_needed:
+        from moderation.classifier.bundle import ModelBundle, ModelError
+
+        try:
+            version = ModelBundle.load_current(model_dir).version
+        except ModelError as exc:
+            click.echo(f"training a model: {exc}")
+            make_current = True
+        else:
+            click.echo(f"model {version} is current and loads; nothing to train")
+            return
     try:
         corpus = [] if no_corpus else load_corpus(Path(settings.model_dir) / "corpus")
         files = [load(p, kind) for p in data_paths]

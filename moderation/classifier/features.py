@@ -55,6 +55,12 @@ class Prepare(BaseEstimator, TransformerMixin):
         return [r if isinstance(r, PreparedRecord) else prepare(r) for r in records]
 
 
+# What the feature code computes, as a number: a model file records the version it was trained with,
+# and a model of another version is refused (modelfile.py), since the same columns would now mean
+# other things. 2: counts of matches as units, misspelled listed words repaired, reported words not
+# counted as said (2026-12-01).
+FEATURES_VERSION = 2
+
 GROUP_PLACEHOLDER = "xgroupx"  # what the model reads in place of any identity group's name
 _URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)([^\s/<>\"':?#]*)", re.IGNORECASE)
 _OBFUSCATED_URL = re.compile(

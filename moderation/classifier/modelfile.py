@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from moderation.classifier.features import STRUCTURAL_NAMES
+from moderation.classifier.features import FEATURES_VERSION, STRUCTURAL_NAMES
 
 FORMAT = "moderation-linear-model"
 FORMAT_VERSION = 1
@@ -191,6 +191,7 @@ class LinearModel:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            "features_version": FEATURES_VERSION,
             "heads": heads,
             "blocks": blocks,
             "features": self.width,
@@ -231,6 +232,12 @@ class LinearModel:
             raise ModelFormatError(
                 f"model format version {spec.get('format_version')!r} is not {FORMAT_VERSION}, "
                 "the one this code reads"
+            )
+        # Files written before the version was recorded were trained with version 1.
+        if spec.get("features_version", 1) != FEATURES_VERSION:
+            raise ModelFormatError(
+                f"the model was trained with feature code version {spec.get('features_version', 1)!r} "
+                f"and this code computes version {FEATURES_VERSION}; retrain with `moderation train`"
             )
         heads_spec = _list(spec.get("heads"), "heads")
         heads = tuple(_str(h.get("name") if isinstance(h, dict) else None, "head name") for h in heads_spec)
