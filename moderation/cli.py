@@ -33,6 +33,7 @@ LAYER_COMMANDS = {
     "evaluate": "moderation.classifier.cli:evaluate",
     "score": "moderation.classifier.cli:score",
     "tune": "moderation.classifier.cli:tune",
+    "shadow": "moderation.classifier.cli:shadow",
     "webhooks": "moderation.webhooks.cli:webhooks",
 }
 

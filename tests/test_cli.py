@@ -46,7 +46,8 @@ def test_help_lists_every_layer_command_without_importing_scikit_learn():
     assert result.returncode == 0, result.stderr
     listed = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
     assert listed == {
-        "db", "erase", "evaluate", "keys", "promote", "purge", "score", "serve", "train", "tune", "webhooks",
+        "db", "erase", "evaluate", "keys", "promote", "purge", "score", "serve", "shadow", "train", "tune",
+        "webhooks",
     }  # fmt: skip
     assert json.loads(result.stderr.strip().splitlines()[-1]) == []
 

@@ -37,6 +37,9 @@ HEADS = ("spam", "toxicity")  # the heads that decide; a model may hold attribut
 WHOLE_ONLY_HEADS = frozenset({"spam"})
 MANIFEST_FILE = "manifest.json"
 POINTER_FILE = "CURRENT"
+# The candidate version every worker also scores new comments with (`moderation shadow start`):
+# its name on the first line and when the shadow started on the second. Never acted upon.
+SHADOW_FILE = "SHADOW"
 # Thresholds chosen by `moderation tune --apply` for one version, beside (never inside) its hashed
 # files; the watcher of every worker notices it changing, as it notices CURRENT.
 TUNED_FILE = "thresholds.json"
@@ -82,6 +85,40 @@ def set_current_version(model_dir: Path, version: str) -> None:
     tmp = pointer.with_name(f".{POINTER_FILE}.{os.getpid()}.tmp")
     tmp.write_text(version + "\n", encoding="utf-8")
     os.replace(tmp, pointer)
+
+
+def read_shadow(model_dir: Path) -> tuple[str, str | None] | None:
+    """The shadow pointer as (version, started ISO time or None), or None when no shadow runs."""
+    try:
+        lines = (Path(model_dir) / SHADOW_FILE).read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        return None
+    version = lines[0].strip()
+    if not version:
+        return None
+    started = lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
+    return version, started
+
+
+def shadow_version(model_dir: Path) -> str | None:
+    """The version the shadow pointer names, or None when no shadow runs."""
+    found = read_shadow(model_dir)
+    return found[0] if found else None
+
+
+def set_shadow(model_dir: Path, version: str, started: str) -> None:
+    """Start shadowing version, atomically as set_current_version does; started is an ISO time."""
+    pointer = Path(model_dir) / SHADOW_FILE
+    tmp = pointer.with_name(f".{SHADOW_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(f"{version}\n{started}\n", encoding="utf-8")
+    os.replace(tmp, pointer)
+
+
+def clear_shadow(model_dir: Path) -> str | None:
+    """Stop the shadow; return the version it named (None if none ran)."""
+    version = shadow_version(model_dir)
+    (Path(model_dir) / SHADOW_FILE).unlink(missing_ok=True)
+    return version
 
 
 def verify_files(path: Path, manifest: dict[str, Any]) -> None:
@@ -366,6 +403,14 @@ class ModelHolder:
         self._watcher_pid: int | None = None
         self._wake = threading.Event()
         self.last_error: str | None = None
+        # The shadow candidate (SHADOW file), followed like CURRENT but on its own: its failures are
+        # logged and never touch the bundle that decides.
+        self._shadow: ModelBundle | None = None
+        self._shadow_seen: tuple[float, str | None] | None = None
+        self._shadow_refused: str | None = None
+        self._shadow_retry_at = 0.0
+        self._shadow_tuned_refused: tuple[int, int, int] | None = None
+        self.shadow_error: str | None = None
 
     def load(self) -> ModelBundle:
         """Load the current bundle now, raising ModelError when it cannot be used (at start-up)."""
@@ -390,6 +435,12 @@ class ModelHolder:
         if bundle is None:
             raise ModelError(self.last_error or "no model loaded")
         return bundle
+
+    def shadow(self) -> ModelBundle | None:
+        """The candidate to score beside the live model now, or None (no shadow, or it is refused)."""
+        if self.watch and self._watcher_pid != os.getpid():
+            self.start_watching()
+        return self._shadow
 
     def start_watching(self) -> None:
         """Start this process's watcher thread (gunicorn's post_fork hook calls it in each worker)."""
@@ -417,6 +468,15 @@ class ModelHolder:
             self._refresh_tuned()
         except Exception:  # noqa: BLE001 - a thresholds file must never keep a version switch from happening
             log.exception("model watcher: checking the thresholds file failed")
+        try:
+            return self._refresh_live()
+        finally:
+            try:
+                self.refresh_shadow()
+            except Exception:  # noqa: BLE001 - the shadow must never keep the live model from switching
+                log.exception("model watcher: checking the shadow pointer failed")
+
+    def _refresh_live(self) -> ModelStatus:
         state = self._pointer_state()
         version = state[1]
         with self._lock:
@@ -448,6 +508,63 @@ class ModelHolder:
             raise
         self._install(bundle, state)
         return self.status()
+
+    def refresh_shadow(self) -> ModelBundle | None:
+        """Follow the SHADOW pointer: load (and verify) the version it names, drop it when removed.
+
+        A version failing its checks is refused and logged, and retried every ``retry_interval``
+        seconds as a refused CURRENT is; the shadow's own thresholds file is followed too.
+        """
+        pointer = self.model_dir / SHADOW_FILE
+        try:
+            mtime = pointer.stat().st_mtime_ns / 1e9
+        except FileNotFoundError:
+            mtime = 0.0
+        state = (mtime, shadow_version(self.model_dir))
+        version = state[1]
+        retry = self._shadow_refused is not None and time.monotonic() >= self._shadow_retry_at
+        if state == self._shadow_seen and not retry:
+            self._refresh_shadow_tuned()
+            return self._shadow
+        if version is None:
+            if self._shadow is not None:
+                log.info("shadow model %s stopped", self._shadow.version)
+            self._shadow, self._shadow_seen, self._shadow_refused, self.shadow_error = None, state, None, None
+            return None
+        if self._shadow is not None and self._shadow.version == version:
+            self._shadow_seen = state
+            self._refresh_shadow_tuned()
+            return self._shadow
+        try:
+            bundle = ModelBundle.load(versions_dir(self.model_dir) / version)
+        except ModelError as exc:
+            self._shadow = None
+            self._shadow_seen = state
+            self._shadow_refused = version
+            self._shadow_retry_at = time.monotonic() + self.retry_interval
+            self.shadow_error = str(exc)
+            log.error("shadow model %s refused, nothing is shadow-scored: %s", version, exc)
+            return None
+        self._shadow, self._shadow_seen, self._shadow_refused, self.shadow_error = bundle, state, None, None
+        log.info("shadow model %s loaded", version)
+        return bundle
+
+    def _refresh_shadow_tuned(self) -> None:
+        """Swap in the shadow version's thresholds file when it changed; keep the old on a bad one."""
+        bundle = self._shadow
+        if bundle is None:
+            return
+        state = tuned_state(bundle.path)
+        if state == bundle.tuned_state or state == self._shadow_tuned_refused:
+            return
+        try:
+            tuned = read_tuned(bundle.path)
+        except ModelError as exc:
+            self._shadow_tuned_refused = state
+            log.error("shadow model %s: thresholds file refused: %s", bundle.version, exc)
+            return
+        self._shadow = bundle.with_tuned(tuned, state)
+        self._shadow_tuned_refused = None
 
     def _refresh_tuned(self) -> None:
         """Swap in the served version's thresholds file when it changed (written, replaced, removed).

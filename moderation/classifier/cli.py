@@ -1,4 +1,4 @@
-"""The classifier's commands: `moderation train`, `evaluate`, `score`, `promote` and `tune`.
+"""The classifier's commands: `moderation train`, `evaluate`, `score`, `promote`, `tune` and `shadow`.
 
 scikit-learn is imported inside each command, so listing the commands stays fast.
 """
@@ -640,3 +640,96 @@ def apply_thresholds(
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+@click.group()
+def shadow() -> None:
+    """Score every new comment with a candidate model too, never acting on it, and compare."""
+
+
+@shadow.command("start")
+@click.argument("version")
+@pass_cli
+def shadow_start(cli: CliContext, version: str) -> None:
+    """Make every worker also score new comments with VERSION (at its own thresholds), within seconds.
+
+    Its verdict is stored beside the live one and acted upon nowhere; starting another version
+    replaces the running shadow.
+    """
+    from datetime import UTC, datetime
+
+    from moderation.classifier import bundle as bundles
+
+    model_dir = Path(cli.settings.model_dir)
+    try:
+        candidate = bundles.ModelBundle.load(bundles.versions_dir(model_dir) / version)
+    except bundles.ModelError as exc:
+        raise click.ClickException(f"cannot shadow {version}: {exc}") from None
+    if candidate.version == bundles.current_version(model_dir):
+        raise click.ClickException(f"{version} is the current model; shadow a candidate instead")
+    previous = bundles.shadow_version(model_dir)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    bundles.set_shadow(model_dir, candidate.version, started)
+    if previous and previous != candidate.version:
+        click.echo(f"stopped the shadow of {previous}")
+    click.echo(f"shadow scoring with {candidate.version} from {started}; every worker starts within seconds")
+
+
+@shadow.command("stop")
+@pass_cli
+def shadow_stop(cli: CliContext) -> None:
+    """Stop shadow scoring; the verdicts stored so far stay for `shadow report --version`."""
+    from moderation.classifier import bundle as bundles
+
+    found = bundles.read_shadow(Path(cli.settings.model_dir))
+    bundles.clear_shadow(Path(cli.settings.model_dir))
+    if found is None:
+        click.echo("no shadow was running")
+        return
+    version, started = found
+    since = f" --since {started}" if started else ""
+    click.echo(f"stopped the shadow of {version}; it still reports with")
+    click.echo(f"  moderation shadow report --version {version}{since}")
+
+
+@shadow.command("report")
+@click.option(
+    "--version", "version", default=None, help="The shadowed version (default: the running shadow)."
+)
+@click.option(
+    "--since",
+    default=None,
+    help="Only comments stored from this ISO time on (default: when the running shadow started).",
+)
+@click.option(
+    "--examples", type=click.IntRange(0, 50), default=3, show_default=True, help="Examples per change."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_cli
+def shadow_report(
+    cli: CliContext, version: str | None, since: str | None, examples: int, as_json: bool
+) -> None:
+    """Count the stored comments whose verdict the shadow would change, by from->to and by reason."""
+    import json
+    from datetime import UTC, datetime
+
+    from moderation.classifier import bundle as bundles
+    from moderation.classifier.shadow import render, summarize
+
+    running = bundles.read_shadow(Path(cli.settings.model_dir))
+    if version is None:
+        if running is None:
+            raise click.UsageError("no shadow is running; name the one to report with --version")
+        version = running[0]
+    if since is None and running is not None and running[0] == version:
+        since = running[1]
+    start = None
+    if since:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError:
+            raise click.BadParameter(f"{since!r} is not an ISO date or time", param_hint="--since") from None
+        start = start.replace(tzinfo=UTC) if start.tzinfo is None else start
+    report = {"version": version, "since": start.isoformat() if start else None}
+    report.update(summarize(cli.store().shadow_comments(version, start), examples=examples))
+    click.echo(json.dumps(report, indent=2, ensure_ascii=False) if as_json else render(report))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,6 +30,8 @@ from moderation.store.repository import (
     utcnow,
 )
 from moderation.store.tables import Comment
+
+log = logging.getLogger(__name__)
 
 FEEDBACK_LABELS = ("spam", "toxic", "ham")
 LANGUAGE_HELD = "Your comment is awaiting a moderator who reads its language."
@@ -97,6 +100,7 @@ class ModerationService:
         self.models = models
         self.blocklists = BlockLists(store, rules_from(settings))
         self._thresholds: tuple[ModelBundle, Thresholds] | None = None
+        self._shadow_thresholds: tuple[ModelBundle, Thresholds] | None = None
 
     def thresholds_for(self, bundle: ModelBundle) -> Thresholds:
         """The thresholds to decide with for this model version (cached per loaded bundle)."""
@@ -106,6 +110,44 @@ class ModerationService:
         resolved = thresholds_from(self.settings, bundle)
         self._thresholds = (bundle, resolved)
         return resolved
+
+    def shadow_thresholds_for(self, bundle: ModelBundle) -> Thresholds:
+        """As thresholds_for, for the shadow candidate: its own cache, so the two never evict each
+        other. The configuration's explicit thresholds apply to both, as they would after promotion."""
+        cached = self._shadow_thresholds
+        if cached is not None and cached[0] is bundle:
+            return cached[1]
+        resolved = thresholds_from(self.settings, bundle)
+        self._shadow_thresholds = (bundle, resolved)
+        return resolved
+
+    def shadow_verdict(
+        self, live: ModelBundle, record: Any, signals: list[Signal], scored: bool
+    ) -> dict[str, Any] | None:
+        """What the shadow candidate would decide on this comment, or None when no shadow runs.
+
+        The same checks' signals, the candidate's scores (no explanation: it is never shown to the
+        commenter) and the candidate's own thresholds. Any failure is logged and gives None: the
+        shadow never fails or changes the request.
+        """
+        try:
+            candidate = self.models.shadow()
+            if candidate is None or candidate.version == live.version:
+                return None
+            started = time.perf_counter()
+            scores = candidate.score(record)
+            decision = decide(signals, scores if scored else {}, self.shadow_thresholds_for(candidate))
+            return {
+                "version": candidate.version,
+                "decision": decision.outcome.value,
+                "reason_code": decision.reason.code,
+                "reasons": [{"code": r.code, "detail": r.detail} for r in decision.reasons],
+                "scores": {head: round(value, 4) for head, value in scores.items()},
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        except Exception:  # noqa: BLE001 - shadow scoring must never fail a submission
+            log.exception("shadow scoring failed; the comment is stored without a shadow verdict")
+            return None
 
     @property
     def thresholds(self) -> Thresholds:
@@ -139,7 +181,8 @@ class ModerationService:
         language = comment_language(submission.text, submission.language)
         unsupported = language_signal(language, self.settings.unsupported_language)
         bundle = self.models.get()
-        analysis = bundle.analyze(submission.classifier_record())
+        record = submission.classifier_record()
+        analysis = bundle.analyze(record)
         scores = analysis.scores
         if unsupported is None:
             decision = decide(signals, scores, self.thresholds_for(bundle))
@@ -153,6 +196,7 @@ class ModerationService:
         if decision.outcome.value != "approve":
             # Moderators review held and rejected comments; explaining approvals costs time for nothing.
             evidence["terms"] = analysis.explain()
+        shadow = self.shadow_verdict(bundle, record, signals, unsupported is None)
         values = dict.fromkeys(COMMENT_COLUMNS)
         values.update(
             id=new_comment_id(now),
@@ -181,6 +225,7 @@ class ModerationService:
             model_version=bundle.version,
             language=language,
             created_at=now,
+            shadow=shadow,
         )
         stored, created = self.store.insert_values(values)
         return Outcome(stored, created, time.perf_counter() - started)

@@ -480,6 +480,36 @@ class Store:
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(Comment)) or 0
 
+    def shadow_comments(self, version: str, since: datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every comment the shadow candidate `version` scored (since `since`), oldest first.
+
+        `moderation shadow report` counts from these what the candidate would have changed; the
+        rows are streamed, so a long shadow run is read in constant memory.
+        """
+        comments = Comment.__table__.c
+        query = (
+            select(
+                comments.id,
+                comments.text,
+                comments.decision,
+                comments.reason_code,
+                comments.scores,
+                comments.shadow,
+                comments.created_at,
+            )  # fmt: skip
+            .where(comments.shadow["version"].as_string() == version)
+            .order_by(comments.created_at, comments.id)
+        )
+        if since is not None:
+            query = query.where(comments.created_at >= since)
+        with self.engine.connect() as connection:
+            for row in connection.execution_options(yield_per=500).execute(query):
+                yield {
+                    "id": row.id, "text": row.text, "decision": row.decision,
+                    "reason_code": row.reason_code, "scores": row.scores, "shadow": row.shadow,
+                    "created_at": _as_utc(row.created_at),
+                }  # fmt: skip
+
 
 def purge(store: Store, older_than: datetime, keep_labels: bool = False) -> dict[str, int]:
     """Delete comments, their reviews, labels and webhook events created before older_than.

@@ -99,6 +99,9 @@ class Comment(Base):
     # ISO 639-1 code identified in the text (or declared by the CMS); NULL when undetermined.
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What a shadow candidate (`moderation shadow start`) would have decided, never acted upon:
+    # {version, decision, reason_code, reasons, scores, ms}; NULL when no shadow ran.
+    shadow: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     review_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
