@@ -330,7 +330,9 @@ def test_health_ready_metrics_and_openapi_need_no_key(client, submit):
 
 
 def test_post_title_and_url_are_stored_for_moderators(submit, app):
-    body = submit(post_id="311", post_title="  Frigates, late again  ", post_url="https://news.example/frigates").json
+    body = submit(
+        post_id="311", post_title="  Frigates, late again  ", post_url="https://news.example/frigates"
+    ).json
     stored = app.extensions["moderation"].store.get_comment(body["id"])
     assert (stored.post_title, stored.post_url) == ("Frigates, late again", "https://news.example/frigates")
     # Empty values mean "not given", as WordPress sends them.

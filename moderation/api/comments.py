@@ -78,7 +78,8 @@ class CommentIn(Schema):
             raise ValidationError(f"Longer than maximum length {limit}.")
 
     def load(self, data: Any, *args: Any, **kwargs: Any) -> Any:
-        # WordPress sends an empty author URL (and a CMS may send an empty post URL) as "": treat it as absent, not as a bad URL.
+        # WordPress sends an empty author URL as "" (a CMS may do so for the post's too): treat it as
+        # absent, not as a bad URL.
         if isinstance(data, dict):
             data = {**data, **{k: None for k in ("url", "post_url") if data.get(k) == ""}}
         if isinstance(data, dict) and isinstance(data.get("email"), str):

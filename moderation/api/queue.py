@@ -99,7 +99,9 @@ class ThreadArgs(Schema):
 class ThreadItem(Schema):
     id = fields.String()
     client_comment_id = fields.String(allow_none=True)
-    parent_id = fields.String(allow_none=True, metadata={"description": "The CMS's id of the parent, as sent"})
+    parent_id = fields.String(
+        allow_none=True, metadata={"description": "The CMS's id of the parent, as sent"}
+    )
     reply_to = fields.String(
         allow_none=True, metadata={"description": "Our id of the parent when it is stored (same client key)"}
     )
