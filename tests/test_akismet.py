@@ -343,8 +343,22 @@ def test_context_fields_map_onto_the_stored_comment(app, client, keys):
     [stored] = stored_comments(app)
     assert stored.url == "http://reader.example"
     assert stored.post_id == "https://news.example/2026/frigates"
+    assert stored.post_url == "https://news.example/2026/frigates"
     assert stored.parent_id is None
     assert stored.user_agent.startswith("Mozilla/5.0") and len(stored.user_agent) == 1000
+
+
+@pytest.mark.parametrize(
+    "permalink", ["javascript:alert(1)", "news.example/no-scheme", "https://x/" + "a" * 2100]
+)
+def test_a_permalink_that_is_not_a_web_address_is_kept_as_post_id_only(app, client, keys, permalink):
+    response = post(
+        client, "comment-check", keys["client"], comment_content=CLEAN, permalink=permalink, **author()
+    )
+    assert response.get_data(as_text=True) == "false"  # checked, not refused as invalid
+    [stored] = stored_comments(app)
+    assert stored.post_url is None
+    assert stored.post_id == permalink[:200]
 
 
 def test_rate_limits_let_akismet_posts_through(make_app):

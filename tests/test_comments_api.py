@@ -327,3 +327,33 @@ def test_health_ready_metrics_and_openapi_need_no_key(client, submit):
     assert "/v1/comments" in spec["paths"]
     schema = spec["components"]["schemas"]["CommentIn"]
     assert {"name", "email", "text"} <= set(schema["required"])
+
+
+def test_post_title_and_url_are_stored_for_moderators(submit, app):
+    body = submit(
+        post_id="311", post_title="  Frigates, late again  ", post_url="https://news.example/frigates"
+    ).json
+    stored = app.extensions["moderation"].store.get_comment(body["id"])
+    assert (stored.post_title, stored.post_url) == ("Frigates, late again", "https://news.example/frigates")
+    # Empty values mean "not given", as WordPress sends them.
+    blank = submit(post_title="", post_url="").json
+    stored = app.extensions["moderation"].store.get_comment(blank["id"])
+    assert (stored.post_title, stored.post_url) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("post_url", "javascript:alert(1)"),
+        ("post_url", "data:text/html,<script>alert(1)</script>"),
+        ("post_url", "ftp://news.example/frigates"),
+        ("post_url", "https://news.example/" + "a" * 2048),
+        ("post_title", "t" * 301),
+        ("post_title", "Two\nlines"),
+        ("post_title", 42),
+    ],
+)
+def test_bad_post_context_is_a_422_naming_the_field(submit, field, value):
+    response = submit(**{field: value})
+    assert response.status_code == 422
+    assert field in response.json["errors"]

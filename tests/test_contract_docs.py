@@ -107,3 +107,24 @@ def test_docs_cli_md_has_every_command_and_option_of_moderation_help(runner):
         section = sections[" ".join(command)]
         documented = set(re.findall(r"`(--[a-z][a-z-]*)", section))
         assert documented == _options(result.output), " ".join(command)
+
+
+def _schema(spec: dict, ref_or_schema: dict) -> dict:
+    ref = ref_or_schema.get("$ref")
+    return spec["components"]["schemas"][ref.rsplit("/", 1)[1]] if ref else ref_or_schema
+
+
+def test_openapi_lists_the_post_context_fields(spec):
+    body = spec["paths"]["/v1/comments"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    fields = _schema(spec, body)["properties"]
+    assert fields["post_title"]["maxLength"] == 300 and fields["post_title"]["description"]
+    assert fields["post_url"]["format"] == "url" and fields["post_url"]["maxLength"] == 2048
+    assert "client_comment_id" in fields["parent_id"]["description"]
+    thread = spec["paths"]["/v1/posts/{post_id}/comments"]["get"]
+    out = _schema(spec, thread["responses"]["200"]["content"]["application/json"]["schema"])
+    assert {"post_id", "post_title", "post_url", "items", "truncated"} <= set(out["properties"])
+    item = _schema(spec, out["properties"]["items"]["items"])
+    assert {"id", "parent_id", "reply_to", "depth", "status", "text"} <= set(item["properties"])
+    queue = spec["paths"]["/v1/queue"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    queue_item = _schema(spec, _schema(spec, queue)["properties"]["items"]["items"])
+    assert {"post_title", "post_url", "parent_id"} <= set(queue_item["properties"])

@@ -608,3 +608,67 @@ def test_posts_count_pending_and_reported_per_post_sortable(held_app, actors):
     assert client.get("/v1/posts?sort=nope", headers=moderator).status_code == 422
     assert client.get("/v1/posts", headers=auth(key)).status_code == 403
     assert client.get("/v1/posts").status_code == 401
+
+
+def test_post_thread_lists_replies_under_their_parents_with_status(held_app, actors):
+    client = held_app.test_client()
+    store = held_app.extensions["moderation"].store
+    other_site = store.create_key("client", "other site")[1]
+
+    def send(key, cms_id, parent=None, post="https://news.example/frigates", title="Frigates"):
+        body = comment(text=f"Comment {cms_id} on the vote.", client_comment_id=cms_id, parent_id=parent,
+                       post_id=post, post_title=title)  # fmt: skip
+        response = client.post("/v1/comments", json=body, headers=auth(key))
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    root = send(actors["client"], "c1")
+    second = send(actors["client"], "c2")
+    reply = send(actors["client"], "c3", parent="c1")
+    nested = send(actors["client"], "c4", parent="c3")
+    orphan = send(actors["client"], "c5", parent="gone")
+    # Another site's comment with the same CMS parent id answers ITS c1 (not stored): no cross-site link.
+    foreign = send(other_site, "x1", parent="c1", title="Frigates, updated")
+    send(actors["client"], "elsewhere", post="another-post")
+    moderator = auth(actors["moderator"])
+    client.post(f"/v1/comments/{reply}/review", json={"action": "approve"}, headers=moderator)
+
+    response = client.get("/v1/posts/https://news.example/frigates/comments", headers=moderator)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert (body["post_id"], body["post_title"], body["truncated"]) == (
+        "https://news.example/frigates", "Frigates, updated", False
+    )  # fmt: skip
+    order = [(item["id"], item["depth"], item["reply_to"]) for item in body["items"]]
+    assert order == [
+        (root, 0, None), (reply, 1, root), (nested, 2, reply), (second, 0, None), (orphan, 0, None),
+        (foreign, 0, None),
+    ]  # fmt: skip
+    statuses = {item["id"]: item["status"] for item in body["items"]}
+    assert statuses[reply] == "approved" and statuses[root] == "held"
+    assert "email" not in body["items"][0] and "ip" not in body["items"][0]
+
+    limited = client.get("/v1/posts/https://news.example/frigates/comments?limit=2", headers=moderator).json
+    assert limited["truncated"] is True and [i["id"] for i in limited["items"]] == [root, second]
+    empty = client.get("/v1/posts/no-such-post/comments", headers=moderator).json
+    assert empty["items"] == [] and empty["post_title"] is None
+
+
+def test_post_thread_needs_a_moderator(held_app, actors):
+    client = held_app.test_client()
+    hold(held_app, actors["client"], post_id="311")
+    assert client.get("/v1/posts/311/comments", headers=auth(actors["client"])).status_code == 403
+    assert client.get("/v1/posts/311/comments").status_code == 401
+    assert client.get("/v1/posts/311/comments", headers=auth(actors["admin"])).status_code == 200
+
+
+def test_a_loop_of_parent_ids_still_lists_every_comment_once():
+    from moderation.services.context import thread_order
+
+    def row(n, parent):
+        return {"id": f"id{n}", "client_key_id": 1, "client_comment_id": f"c{n}", "parent_id": parent}
+
+    rows = [row(1, "c2"), row(2, "c1"), row(3, "c3"), row(4, None)]
+    ordered = thread_order(rows)
+    assert sorted(r["id"] for r in ordered) == ["id1", "id2", "id3", "id4"]
+    assert [(r["id"], r["depth"]) for r in ordered] == [("id3", 0), ("id4", 0), ("id1", 0), ("id2", 1)]

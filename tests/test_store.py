@@ -251,3 +251,34 @@ def test_author_actions_reach_the_history_and_their_migration_on_every_backend(s
     assert AuthorStore(fresh).notes("ana@example.org") == []  # the tables are back, empty
     assert not fresh.author_history("ana@example.org", None, "f" * 64, now, 0, "site").premoderated
     fresh.engine.dispose()
+
+
+def test_post_context_is_stored_and_parents_are_found_per_client_key(store):
+    from moderation.services.context import post_thread, reply_context
+
+    site, other = store.create_key("client", "site")[0], store.create_key("client", "other")[0]
+    now = utcnow()
+    title = "Frigates – «late» again"
+    earlier = now - timedelta(seconds=2)
+    parent, _ = store.insert_comment(
+        make_comment(site.id, client_comment_id="p1", post_id="9", post_title=title,
+                     post_url="https://news.example/9", text="word " * 200, created_at=earlier)
+    )  # fmt: skip
+    reply, _ = store.insert_comment(
+        make_comment(site.id, client_comment_id="r1", parent_id="p1", post_id="9", created_at=now)
+    )
+    later = now + timedelta(seconds=1)
+    foreign, _ = store.insert_comment(make_comment(other.id, parent_id="p1", post_id="9", created_at=later))
+    stored = store.get_comment(parent.id)
+    assert (stored.post_title, stored.post_url) == (title, "https://news.example/9")
+    context = reply_context(store, [store.get_comment(reply.id), store.get_comment(foreign.id)])
+    assert set(context) == {reply.id}
+    assert context[reply.id]["id"] == parent.id and context[reply.id]["text"].endswith("…")
+    assert len(context[reply.id]["text"]) <= 281
+    thread = post_thread(store, "9")
+    assert thread["post_title"] == title
+    assert [(i["id"], i["depth"]) for i in thread["items"]] == [
+        (parent.id, 0),
+        (reply.id, 1),
+        (foreign.id, 0),
+    ]

@@ -536,3 +536,82 @@ def test_reported_view_shows_the_reports_escaped(client, moderator, keys, submit
     html = moderator.get("/moderate/?view=reported").get_data(as_text=True)
     assert "Reported <b>0</b>" in html and f'id="c-{comment_id}"' not in html
     assert "No comments in this view." in html
+
+
+HOSTILE_TITLE = '<script>alert("title")</script> Frigates "late" again'
+
+
+def test_card_links_the_post_title_escaped_and_only_to_web_addresses(app, moderator, submit):
+    linked = submit(
+        elapsed_ms=100,
+        post_id="311",
+        post_title=HOSTILE_TITLE,
+        post_url="https://news.example/frigates?a=1&b=2",
+    ).json
+    assert linked["decision"] == "hold", linked
+    unlinked = submit(elapsed_ms=100, post_id="312", post_title="Harbour dues").json
+    # The API refuses a javascript: post_url; one stored all the same must still not become a link.
+    from sqlalchemy import update
+
+    from moderation.store.tables import Comment
+
+    with app.extensions["moderation"].store.sessions() as session, session.begin():
+        session.execute(
+            update(Comment).where(Comment.id == unlinked["id"]).values(post_url="javascript:alert(1)")
+        )
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    assert "<script>alert" not in html and "javascript:alert" not in html
+    assert (
+        '<a class="post-link" href="https://news.example/frigates?a=1&amp;b=2" target="_blank" '
+        'rel="noopener noreferrer nofollow"><bdi>&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt; '
+        "Frigates &#34;late&#34; again</bdi></a>"
+    ) in html
+    assert '<span class="post-title"><bdi>Harbour dues</bdi></span>' in html
+    assert html.count('class="post-link"') == 1
+    assert 'href="/moderate/posts/311/thread"' in html and 'href="/moderate/posts/312/thread"' in html
+
+
+def test_card_shows_the_parent_comment_of_the_same_site_shortened_and_escaped(app, moderator, submit, keys):
+    parent_text = "<b>bold</b> claim about the frigates. " + "More words here. " * 40
+    parent = submit(text=parent_text, client_comment_id="wp-1", post_id="311").json
+    reply = submit(
+        text="I disagree with that.", elapsed_ms=100, client_comment_id="wp-2", parent_id="wp-1"
+    ).json
+    assert reply["decision"] == "hold", reply
+    other_key = app.extensions["moderation"].store.create_key("client", "other site")[1]
+    foreign = submit(key=other_key, text="Who said so?", elapsed_ms=100, parent_id="wp-1").json
+    assert foreign["decision"] == "hold", foreign
+    html = moderator.get("/moderate/").get_data(as_text=True)
+    cards = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<li class="comment[^"]*" id="c-(\w+)".*?</li>\n', html, re.S)
+    }
+    quoted = cards[reply["id"]]
+    assert 'class="reply-to"' in quoted and "In reply to" in quoted
+    assert "&lt;b&gt;bold&lt;/b&gt; claim about the frigates." in quoted and "<b>bold" not in quoted
+    assert "…" in quoted and parent_text.strip() not in quoted  # shortened
+    assert parent["id"] != reply["id"]
+    # Another site's reply to ITS comment "wp-1" is not shown this site's comment as context.
+    assert 'class="reply-to"' not in cards[foreign["id"]]
+
+
+def test_thread_page_lists_the_post_as_a_thread_escaped(moderator, submit, client):
+    first = submit(text="First <i>take</i>.", client_comment_id="t1", post_id="https://news.example/a",
+                   post_title="<script>x</script>Docks", post_url="https://news.example/a").json  # fmt: skip
+    reply = submit(
+        text="A reply.", client_comment_id="t2", parent_id="t1", post_id="https://news.example/a"
+    ).json
+    response = moderator.get("/moderate/posts/https://news.example/a/thread")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<script>x" not in html and "&lt;script&gt;x&lt;/script&gt;Docks" in html
+    assert "First &lt;i&gt;take&lt;/i&gt;." in html
+    assert html.index(f'id="t-{first["id"]}"') < html.index(f'id="t-{reply["id"]}"')
+    assert f'class="thread-comment depth-1 status-{reply["status"]}" id="t-{reply["id"]}"' in html
+    assert '<a class="post-link" href="https://news.example/a"' in html
+    assert "<h1>" in html
+    for header in SECURITY_HEADERS:
+        assert header in response.headers
+    assert moderator.get("/moderate/posts/unknown/thread").status_code == 404
+    moderator.post("/moderate/logout", data={"csrf_token": token(moderator, "/moderate/")})
+    assert moderator.get("/moderate/posts/https://news.example/a/thread").status_code == 303

@@ -33,11 +33,31 @@ class CommentIn(Schema):
         validate=[refuse_nul, validate.Length(max=2048)],
     )
     post_id = Identifier(allow_none=True)
+    post_title = Trimmed(
+        allow_none=True,
+        empty_as_none=True,
+        single_line=True,
+        validate=validate.Length(max=300),
+        metadata={"description": "The title of the post the comment is on, shown to moderators"},
+    )
+    post_url = fields.URL(
+        schemes={"http", "https"},
+        require_tld=False,
+        allow_none=True,
+        validate=[refuse_nul, validate.Length(max=2048)],
+        metadata={"description": "The post's address (http or https); moderators open the post from it"},
+    )
     ip = fields.IP(allow_none=True)
     user_agent = Trimmed(allow_none=True, empty_as_none=True, validate=validate.Length(max=1000))
     referrer = Trimmed(allow_none=True, empty_as_none=True, validate=validate.Length(max=2048))
     client_comment_id = Identifier(allow_none=True)
-    parent_id = Identifier(allow_none=True)
+    parent_id = Identifier(
+        allow_none=True,
+        metadata={
+            "description": "The client_comment_id (your id) of the comment this one replies to, as sent "
+            "with that comment by this key; moderators see it as context"
+        },
+    )
     honeypot = fields.String(allow_none=True, validate=[refuse_nul, validate.Length(max=1000)])
     elapsed_ms = fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=0, max=2**53))
     language = Trimmed(
@@ -58,9 +78,10 @@ class CommentIn(Schema):
             raise ValidationError(f"Longer than maximum length {limit}.")
 
     def load(self, data: Any, *args: Any, **kwargs: Any) -> Any:
-        # WordPress sends an empty author URL as "": treat it as absent, not as a bad URL.
-        if isinstance(data, dict) and data.get("url") == "":
-            data = {**data, "url": None}
+        # WordPress sends an empty author URL as "" (a CMS may do so for the post's too): treat it as
+        # absent, not as a bad URL.
+        if isinstance(data, dict):
+            data = {**data, **{k: None for k in ("url", "post_url") if data.get(k) == ""}}
         if isinstance(data, dict) and isinstance(data.get("email"), str):
             data = {**data, "email": data["email"].strip()}
         result = super().load(data, *args, **kwargs)

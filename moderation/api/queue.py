@@ -12,6 +12,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from moderation.api.comments import CommentStateOut
 from moderation.api.fields import Identifier, refuse_nul
 from moderation.auth import current_principal, requires
+from moderation.services.context import THREAD_LIMIT, post_thread
 from moderation.services.review import (
     ACTIONS,
     POST_SORTS,
@@ -88,6 +89,40 @@ class PostsOut(Schema):
     items = fields.List(fields.Nested(PostCount))
 
 
+class ThreadArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=THREAD_LIMIT, validate=validate.Range(1, THREAD_LIMIT))
+
+
+class ThreadItem(Schema):
+    id = fields.String()
+    client_comment_id = fields.String(allow_none=True)
+    parent_id = fields.String(
+        allow_none=True, metadata={"description": "The CMS's id of the parent, as sent"}
+    )
+    reply_to = fields.String(
+        allow_none=True, metadata={"description": "Our id of the parent when it is stored (same client key)"}
+    )
+    depth = fields.Integer(metadata={"description": "0 for a comment that starts a branch"})
+    name = fields.String()
+    text = fields.String()
+    status = fields.String()
+    decision = fields.String()
+    reason_code = fields.String()
+    created_at = fields.DateTime()
+    reviewed_at = fields.DateTime(allow_none=True)
+
+
+class ThreadOut(Schema):
+    post_id = fields.String()
+    post_title = fields.String(allow_none=True, metadata={"description": "The newest title sent for it"})
+    post_url = fields.String(allow_none=True, metadata={"description": "The newest address sent for it"})
+    items = fields.List(fields.Nested(ThreadItem), metadata={"description": "In thread order"})
+    truncated = fields.Boolean(metadata={"description": "More comments than limit: the oldest are listed"})
+
+
 class ReasonDetail(Schema):
     code = fields.String()
     message = fields.String()
@@ -114,6 +149,8 @@ class QueueItem(Schema):
     text = fields.String()
     url = fields.String(allow_none=True)
     post_id = fields.String(allow_none=True)
+    post_title = fields.String(allow_none=True)
+    post_url = fields.String(allow_none=True)
     parent_id = fields.String(allow_none=True)
     ip = fields.String(allow_none=True)
     user_agent = fields.String(allow_none=True)
@@ -256,6 +293,18 @@ class Posts(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Per post id: how many comments are pending (held) and reported, sortable."""
         return {"items": _queue().posts(args["sort"], args["limit"], args["offset"])}
+
+
+@blp.route("/posts/<path:post_id>/comments")
+class PostThread(MethodView):
+    @requires("moderator")
+    @blp.arguments(ThreadArgs(), location="query")
+    @blp.response(200, ThreadOut)
+    def get(self, args: dict[str, Any], post_id: str) -> dict[str, Any]:
+        """A post's comments in thread order (replies under what they answer), each with its status."""
+        if len(post_id) > 200:
+            abort(404, message="No such post.")
+        return post_thread(current_app.extensions["moderation"].store, post_id, args["limit"])
 
 
 def _decide(comment_id: str, body: dict[str, Any]) -> Comment:

@@ -49,6 +49,8 @@ class Submission:
     text: str
     url: str | None = None
     post_id: str | None = None
+    post_title: str | None = None
+    post_url: str | None = None
     ip: str | None = None
     user_agent: str | None = None
     referrer: str | None = None

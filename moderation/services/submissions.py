@@ -208,6 +208,8 @@ class ModerationService:
             text=submission.text,
             url=submission.url,
             post_id=submission.post_id,
+            post_title=submission.post_title,
+            post_url=submission.post_url,
             ip=submission.ip,
             user_agent=submission.user_agent,
             referrer=submission.referrer,

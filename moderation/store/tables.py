@@ -79,9 +79,13 @@ class Comment(Base):
     text: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     post_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The post as the CMS described it when the comment came, for the moderators' card (not personal).
+    post_title: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    post_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     referrer: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    # The CMS's id of the comment this one answers: a client_comment_id of the same client key.
     parent_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     honeypot: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     elapsed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

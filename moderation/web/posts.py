@@ -1,12 +1,15 @@
-"""The per-post page: each post id with how many comments wait (held) and are reported, sortable."""
+"""The per-post pages: each post id with how many comments wait (held) and are reported, sortable;
+a post's comments as a thread."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, render_template, request, url_for
+from flask import abort, current_app, g, render_template, request, url_for
 
+from moderation.services.context import post_thread
 from moderation.services.review import POST_SORTS
+from moderation.web.highlight import openable
 from moderation.web.views import bp
 
 PAGE_SIZE = 50
@@ -32,5 +35,21 @@ def posts() -> Any:
         sort=sort,
         sort_names=SORT_NAMES,
         next_url=url_for("web.posts", sort=sort, offset=offset + PAGE_SIZE) if more else None,
+        principal=g.principal,
+    )
+
+
+@bp.get("/posts/<path:post_id>/thread")
+def thread(post_id: str) -> Any:
+    """A post's comments as a thread (replies indented under what they answer), each with its status."""
+    if len(post_id) > 200:
+        abort(404)
+    found = post_thread(current_app.extensions["moderation"].store, post_id)
+    if not found["items"]:
+        abort(404)
+    return render_template(
+        "moderate/thread.html",
+        thread=found,
+        post_url_openable=openable(found["post_url"]),
         principal=g.principal,
     )

@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from moderation.auth import authenticate
 from moderation.pipeline.domain import ATTRIBUTE_HEADS, Thresholds
+from moderation.services.context import reply_context
 from moderation.services.review import (
     REJECT_REASONS,
     REPORT_REASONS,
@@ -284,6 +285,7 @@ def queue() -> Any:
         page = _queue().page(filters, None, PAGE_SIZE)
     thresholds = current_app.extensions["moderation"].service.serving_thresholds()
     floors = {"spam": thresholds.spam_hold, "toxicity": thresholds.toxicity_hold}
+    replies = reply_context(current_app.extensions["moderation"].store, [c for c, _ in page["items"]])
     items = []
     for comment, extras in page["items"]:
         items.append(
@@ -294,6 +296,8 @@ def queue() -> Any:
                 "reviewer": extras["reviewer"],
                 "text": highlight(comment.text, evidence_terms(comment.evidence, comment.scores, floors)),
                 "url_openable": openable(comment.url),
+                "post_url_openable": openable(comment.post_url),
+                "parent": replies.get(comment.id),
                 "links": links_in(comment.text),
                 "long": len(comment.text) > LONG_TEXT_CHARS or comment.text.count("\n") >= LONG_TEXT_LINES,
                 "reasons": [r for r in comment.reasons if isinstance(r, dict)],

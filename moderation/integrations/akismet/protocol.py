@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from marshmallow import ValidationError, validate
+
 from moderation.pipeline.domain import Submission
 from moderation.store.repository import CommentRow, Principal, Store
 from moderation.store.tables import Comment, Label
@@ -31,10 +33,13 @@ AKISMET_NAMES = {
     "user_agent": "user_agent",
     "referrer": "referrer",
     "post_id": "permalink",
+    "post_url": "permalink",
     "parent_id": "comment_parent",
     "client_comment_id": "comment_date_gmt",
 }
 _MAX_DEBUG_HELP = 500
+# The rule POST /v1/comments applies to post_url, so a permalink kept here always validates there.
+_WEB_ADDRESS = validate.URL(schemes={"http", "https"}, require_tld=False)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ def submission_fields(form: Mapping[str, str]) -> dict[str, Any]:
     fields["user_agent"] = (form.get("user_agent") or "")[:1000] or None
     fields["referrer"] = (form.get("referrer") or "")[:2048] or None
     fields["post_id"] = (_field(form, "permalink") or _field(form, "blog"))[:200] or None
+    fields["post_url"] = post_address(_field(form, "permalink"))
     parent = _field(form, "comment_parent")
     fields["parent_id"] = None if parent in ("", "0") else parent  # WordPress sends 0 for top level
     honeypot_name = _field(form, "honeypot_field_name")
@@ -104,6 +110,20 @@ def submission_fields(form: Mapping[str, str]) -> dict[str, Any]:
     fields["client_comment_id"] = _idempotency_key(form, name, email)
     fields["language"] = site_language(form.get("blog_lang") or "")
     return fields
+
+
+def post_address(permalink: str) -> str | None:
+    """The permalink as the post's address for moderators, or None when it is not one to link to.
+
+    Akismet accepts any permalink; a cut or non-web one would be a broken or unsafe link, so it is
+    dropped (the post id still keeps it) rather than making the whole check invalid.
+    """
+    if not permalink or len(permalink) > 2048:
+        return None
+    try:
+        return _WEB_ADDRESS(permalink)
+    except ValidationError:
+        return None
 
 
 def site_language(blog_lang: str) -> str | None:
