@@ -5,14 +5,14 @@ context (parent_id) was stored from the start; it is looked up per client key by
 which the (client_key_id, client_comment_id) unique constraint already indexes.
 
 Revision ID: 0010_context
-Revises: 0008_web_sessions (re-pointed to 0009 when that branch is merged)
+Revises: 0009_shadow
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_context"
-down_revision = "0008_web_sessions"
+down_revision = "0009_shadow"
 branch_labels = None
 depends_on = None
 
