@@ -18,9 +18,17 @@ UPDATES = re.compile(r'<div id="live"[^>]* data-updates="([^"]+)" data-poll-seco
 
 
 @pytest.fixture
-def app_config(app_config):
-    app_config.update(spam_reject=1.0, toxicity_reject=1.0)
+def app_config(app_config, database_url):
+    # Every test on SQLite and on PostgreSQL: the updates queries are new SQL.
+    app_config.update(spam_reject=1.0, toxicity_reject=1.0, database_url=database_url)
     return app_config
+
+
+@pytest.fixture
+def app(app):
+    yield app
+    # Close the pool's connections here, not in the garbage collector (PostgreSQL warns then).
+    app.extensions["moderation"].store.engine.dispose()
 
 
 @pytest.fixture
