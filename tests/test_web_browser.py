@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -377,4 +378,47 @@ def test_author_drawer_opens_from_a_card_and_bans_from_it(page, live_url, keys, 
     assert app.extensions["moderation"].store.get_comment(held["id"]).status == "rejected"
     again = post(email="ring@example.org", text="A new and clean remark.")
     assert again["reason"]["code"] == "blocked_author"
+    assert page.console_errors == []
+
+
+def test_live_update_announces_a_new_comment_and_marks_a_colleagues_decision(
+    page, live_url, keys, post, app, client
+):
+    from playwright.sync_api import expect
+
+    app.config["MODERATE_POLL_SECONDS"] = 0.3
+    first, second = post(elapsed_ms=100), post(elapsed_ms=100)
+    sign_in(page, live_url, keys["moderator"])
+    prompt = page.locator("#live button.new-comments")
+    pending = page.locator("nav.views a[aria-current=page] b")
+    expect(pending).to_have_text("2")
+    assert prompt.is_hidden()
+
+    arrived = post(elapsed_ms=100)
+    assert arrived["decision"] == "hold"
+    expect(prompt).to_have_text("1 new — show")
+    expect(pending).to_have_text("3")
+    expect(page.locator("h1.page-title span")).to_have_text("(3)")
+    # Announced, not inserted: the list under the moderator's eyes is as it was.
+    assert page.locator("li.comment").count() == 2
+
+    decided = client.post(
+        f"/v1/comments/{first['id']}/review",
+        json={"action": "reject", "label": "spam", "reason": "spam"},
+        headers=auth(keys["admin"]),
+    )
+    assert decided.status_code == 200
+    card = page.locator(f"#c-{first['id']}")
+    expect(card).to_have_class(re.compile(r"\bdecided-elsewhere\b"))
+    expect(card.locator("p.elsewhere")).to_contain_text("Rejected by test admin")
+    expect(pending).to_have_text("2")
+    # The greyed card stays where it was; the other card is untouched.
+    assert page.locator("li.comment").first.get_attribute("id") == f"c-{first['id']}"
+    assert "decided-elsewhere" not in page.locator(f"#c-{second['id']}").get_attribute("class")
+
+    with page.expect_navigation():
+        prompt.click()
+    expect(page.locator(f"#c-{arrived['id']}")).to_be_visible()
+    assert page.locator(f"#c-{first['id']}").count() == 0
+    assert prompt.is_hidden()
     assert page.console_errors == []

@@ -28,6 +28,12 @@ REJECT_REASONS = {
 REPORT_REASONS = ("spam", "abusive", "off_topic", "misinformation", "other")
 UNDO_SECONDS = 30
 STATUS_EVENT = "comment.status_changed"
+# Live updates look this far back before the time the page asked about: a comment's created_at is
+# taken before it is classified and stored, and instances' clocks differ a little, so a row can
+# become visible with a time slightly before the page's. The page ignores what it already shows.
+LIVE_LOOKBACK = timedelta(seconds=30)
+# ...and no further back than a sign-in lasts (a page left open overnight asks about 12 hours at most).
+LIVE_LONGEST = timedelta(hours=12)
 
 __all__ = [
     "ACTIONS", "POST_SORTS", "REJECT_REASONS", "REPORT_REASONS", "REVIEW_LABELS", "STATUSES", "UNDO_SECONDS",
@@ -115,6 +121,22 @@ class ReviewQueue:
             "counts": {"held": found["held"], "by_reason": by_reason},
             "views": found["views"],
         }
+
+    def updates(
+        self, principal: Principal, filters: QueueFilter, since: datetime, limit: int
+    ) -> dict[str, Any]:
+        """What changed in a view since an open page was drawn: counts, arrivals, colleagues' actions.
+
+        `arrived` holds the ids now in the view that were created, reported or acted on by another
+        key since then (newest first); `decided` the comments another key acted on since then, each
+        with its status now and that key's latest action. The time is clamped to the last 12 hours.
+        """
+        if filters.view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}")
+        now = utcnow()
+        since = max(min(since, now), now - LIVE_LONGEST) - LIVE_LOOKBACK
+        found = self.reviews.updates(filters, since, principal.key_id, limit)
+        return {**found, "now": now}
 
     def posts(self, sort: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
         """Posts with comments and how many of them wait (held) or are reported, sorted by `sort`."""

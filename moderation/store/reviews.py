@@ -185,6 +185,52 @@ class ReviewStore:
             "extras": extras,
         }  # fmt: skip
 
+    def updates(self, filters: QueueFilter, since: datetime, key_id: int, limit: int) -> dict[str, Any]:
+        """What changed in a view since `since`, for a review page that is open: the counts now, the
+        comments that entered the view since, and the comments other keys acted on since.
+
+        "Entered" is: created, reported or acted on by someone else since `since`, and in the view
+        now; the page drops the ids it already shows. Each acted-on comment comes once, with its
+        current status and the latest action another key took on it.
+        """
+        in_view = [view_condition(filters.view), *_filter_conditions(filters)]
+        reported_since = exists().where(_REPORTS.comment_id == _C.id, _REPORTS.created_at >= since)
+        acted_since = exists().where(_R.comment_id == _C.id, _R.created_at >= since, _R.key_id != key_id)
+        with self.store.sessions() as session:
+            arrived = list(
+                session.execute(
+                    select(_C.id)
+                    .where(*in_view, or_(_C.created_at >= since, reported_since, acted_since))
+                    .order_by(_C.created_at.desc(), _C.id.desc())
+                    .limit(limit)
+                ).scalars()
+            )
+            by_reason = dict(
+                session.execute(
+                    select(_C.reason_code, func.count())
+                    .where(view_condition(filters.view), *_filter_conditions(filters, with_reason=False))
+                    .group_by(_C.reason_code)
+                ).all()
+            )
+            views = self._view_counts(session, filters)
+            actions = session.execute(
+                select(_R.id, _R.comment_id, _R.action, _R.to_status, _R.reason, _R.created_at, _KEYS.name,
+                       _C.status)
+                .join_from(Review, ApiKey, _R.key_id == _KEYS.id)
+                .join(Comment, _C.id == _R.comment_id)
+                .where(_R.created_at >= since, _R.key_id != key_id)
+                .order_by(_R.id.desc())
+                .limit(limit)
+            ).all()  # fmt: skip
+        decided: dict[str, dict[str, Any]] = {}
+        for row in actions:
+            if row.comment_id not in decided:
+                decided[row.comment_id] = {
+                    "id": row.comment_id, "status": row.status, "action": row.action,
+                    "to_status": row.to_status, "reason": row.reason, "by": row.name, "at": row.created_at,
+                }  # fmt: skip
+        return {"arrived": arrived, "by_reason": by_reason, "views": views, "decided": list(decided.values())}
+
     @staticmethod
     def _view_counts(session: Any, filters: QueueFilter) -> dict[str, int]:
         """How many comments each view holds under the same filters, in one query."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -13,6 +13,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -100,6 +101,11 @@ REPORT_REASON_NAMES = {
 assert set(REJECT_REASON_NAMES) == set(REJECT_REASONS) and set(REPORT_REASON_NAMES) == set(REPORT_REASONS)
 assert set(VIEW_NAMES) == set(VIEWS)
 PUBLIC_ENDPOINTS = {"web.login", "web.static"}
+# Live updates: the open page asks /moderate/updates this often (short polling; docs/deployment.md
+# says why not server-sent events). MODERATE_POLL_SECONDS in the Flask config overrides it.
+POLL_SECONDS = 5.0
+# At most this many arrivals and colleagues' actions per answer (the page shows 25 cards).
+UPDATES_LIMIT = 200
 REASON_NAMES = {
     "clean": "Clean",
     "trusted_author": "Trusted author",
@@ -133,6 +139,10 @@ def _guard() -> Response | None:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     principal = signed_in_principal()
+    if principal is None and request.endpoint == "web.updates":
+        # The page's script asks in the background: a redirect to the sign-in form would be no answer.
+        message = "You are signed out. Sign in again to keep the queue up to date."
+        return _no_store(jsonify({"error": "signed_out", "message": message})), 401
     if principal is None:
         return redirect(url_for("web.login"), code=303)
     g.principal = principal
@@ -277,6 +287,8 @@ def _last_action() -> dict[str, Any] | None:
 def queue() -> Any:
     """A view of the comments (held ones by default) with evidence highlighted and one-click verdicts."""
     filters, clean, problems = _filters(request.args)
+    # Taken before the page is read, so updates "since" it miss nothing the page did not show.
+    drawn = utcnow()
     try:
         page = _queue().page(filters, clean.get("cursor"), PAGE_SIZE)
     except (ValueError, TypeError):
@@ -337,7 +349,46 @@ def queue() -> Any:
         attribute_cuts=_attribute_cuts(thresholds),
         principal=g.principal,
         undo_seconds=UNDO_SECONDS,
+        updates_url=url_for("web.updates", **filter_values, since=_millis(drawn)),
+        poll_seconds=float(current_app.config.get("MODERATE_POLL_SECONDS", POLL_SECONDS)),
     )
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/updates")
+def updates() -> Any:
+    """What changed in a view since the page was drawn, for the page's script to poll (JSON).
+
+    `since` is the page's time in milliseconds (its data-updates URL carries it with the filters);
+    every poll sends the same one, so an arrival a colleague has decided already drops out again.
+    """
+    filters, _clean, problems = _filters(request.args)
+    raw = request.args.get("since", "")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 15:
+        problems.append("since must be a time in milliseconds since 1970.")
+    if problems:
+        return _no_store(jsonify({"error": "bad_request", "message": " ".join(problems)})), 400
+    since = datetime.fromtimestamp(min(int(raw), _millis(utcnow())) / 1000, tz=UTC)
+    found = _queue().updates(g.principal, filters, since, UPDATES_LIMIT)
+    body = {
+        "now": _millis(found["now"]),
+        "view": filters.view,
+        "views": found["views"],
+        "by_reason": {str(code): n for code, n in found["by_reason"].items() if code is not None},
+        "arrived": found["arrived"],
+        "decided": [
+            {**entry, "at": entry["at"].isoformat(), "age": _age(entry["at"])} for entry in found["decided"]
+        ],
+    }
+    return _no_store(jsonify(body))
 
 
 def _attribute_cuts(thresholds: Thresholds) -> dict[str, tuple[float, float]]:

@@ -109,3 +109,143 @@
     select(0);
   });
 })();
+
+// Live updates for the queue page: short polling of /moderate/updates (docs/deployment.md says why
+// not server-sent events). Counts are kept true; arrivals are announced with a "N new — show"
+// button instead of moving the list; a card a colleague decided is greyed and says who and what,
+// but stays where it is. Without this script the page is simply as it was drawn.
+(function () {
+  "use strict";
+
+  const STATUS_NAMES = { held: "Held", approved: "Approved", rejected: "Rejected" };
+
+  function viewOf(link) {
+    return new URL(link.href, window.location.href).searchParams.get("view") || "pending";
+  }
+
+  function reasonOf(link) {
+    return new URL(link.href, window.location.href).searchParams.get("reason");
+  }
+
+  function setCount(element, n) {
+    if (element && typeof n === "number") element.textContent = String(n);
+  }
+
+  function updateCounts(data) {
+    document.querySelectorAll("nav.views a").forEach((link) => setCount(link.querySelector("b"), data.views[viewOf(link)]));
+    const byReason = data.by_reason || {};
+    const total = Object.values(byReason).reduce((sum, n) => sum + n, 0);
+    document.querySelectorAll("nav.counts a").forEach((link) => {
+      const reason = reasonOf(link);
+      setCount(link.querySelector("b"), reason ? (byReason[reason] || 0) : total);
+    });
+    document.querySelectorAll("form.filters select[name=reason] option").forEach((option) => {
+      if (option.value) option.textContent = option.textContent.replace(/\(\d+\)$/, `(${byReason[option.value] || 0})`);
+    });
+    const size = data.views[data.view];
+    if (typeof size === "number") {
+      const heading = document.querySelector("h1.page-title span");
+      if (heading) heading.textContent = `(${size})`;
+      document.title = document.title.replace(/\(\d+\)/, `(${size})`);
+    }
+  }
+
+  function describe(entry) {
+    const now = STATUS_NAMES[entry.status] || entry.status;
+    if (entry.action === "undo") return `${entry.by} undid a decision ${entry.age}: now ${now.toLowerCase()}. Reload to act on it.`;
+    return `${now} by ${entry.by} ${entry.age}. Reload to act on it.`;
+  }
+
+  function markDecided(data) {
+    (data.decided || []).forEach((entry) => {
+      const card = document.getElementById(`c-${entry.id}`);
+      if (!card) return;
+      let note = card.querySelector("p.elsewhere");
+      if (card.dataset.status === entry.status) {
+        // Changed and changed back (an undo): the card is true again.
+        card.classList.remove("decided-elsewhere");
+        if (note) note.remove();
+        return;
+      }
+      card.classList.add("decided-elsewhere");
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "elsewhere";
+        const decision = card.querySelector("p.decision");
+        if (decision) decision.after(note); else card.prepend(note);
+      }
+      note.textContent = describe(entry);
+    });
+  }
+
+  function start(live) {
+    const url = live.dataset.updates;
+    const interval = Math.max(0.2, Number(live.dataset.pollSeconds) || 5) * 1000;
+    const prompt = document.createElement("button");
+    prompt.type = "button";
+    prompt.className = "new-comments primary";
+    prompt.hidden = true;
+    prompt.addEventListener("click", () => window.location.reload());
+    const status = document.createElement("span");
+    status.className = "live-status";
+    live.append(prompt, status);
+    let timer = null;
+    let busy = false;
+    let stopped = false;
+    let failures = 0;
+
+    function schedule() {
+      if (stopped || timer !== null || busy || document.hidden) return;
+      timer = setTimeout(poll, interval * Math.min(1 + failures, 6));
+    }
+
+    function apply(data) {
+      updateCounts(data);
+      markDecided(data);
+      const shown = new Set(Array.from(document.querySelectorAll("li.comment[data-id]"), (li) => li.dataset.id));
+      const fresh = (data.arrived || []).filter((id) => !shown.has(id)).length;
+      prompt.textContent = `${fresh} new — show`;
+      prompt.hidden = fresh === 0;
+    }
+
+    async function poll() {
+      timer = null;
+      if (stopped || busy || document.hidden) return;
+      busy = true;
+      try {
+        const response = await fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } });
+        if (response.status === 401) {
+          stopped = true;
+          const link = document.createElement("a");
+          link.href = "login";
+          link.textContent = "Sign in again";
+          status.replaceChildren("You are signed out; the queue is no longer updated. ", link);
+          return;
+        }
+        if (!response.ok) throw new Error(`updates answered ${response.status}`);
+        apply(await response.json());
+        failures = 0;
+        status.textContent = "";
+      } catch (error) {
+        failures += 1;
+        if (failures >= 3) status.textContent = "Live updates are not reaching the server; still trying.";
+      } finally {
+        busy = false;
+        schedule();
+      }
+    }
+
+    // A hidden tab does not poll; it catches up as soon as it is shown again.
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) return;
+      if (timer !== null) { clearTimeout(timer); timer = null; }
+      poll();
+    });
+    schedule();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const live = document.getElementById("live");
+    if (live && live.dataset.updates) start(live);
+  });
+})();
