@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from moderation.cli import CliContext
 
 
+def _chosen_model(model_path: str | None, model_dir: str | Path) -> ModelBundle:
+    """The version folder --model names, else the current version; ModelError when it cannot load."""
+    from moderation.classifier.bundle import ModelBundle
+
+    return ModelBundle.load(Path(model_path)) if model_path else ModelBundle.load_current(Path(model_dir))
+
+
 @click.command()
 @click.option(
     "--data",
@@ -299,11 +306,7 @@ def evaluate(
 
     settings = cli.settings
     try:
-        bundle = (
-            bundles.ModelBundle.load(Path(model_path))
-            if model_path
-            else bundles.ModelBundle.load_current(Path(settings.model_dir))
-        )
+        bundle = _chosen_model(model_path, settings.model_dir)
         datasets = [load(p, kind) for p in data_paths]
         cases = [] if no_suite else load_suite(suite_name)
     except (bundles.ModelError, DatasetError, SuiteError) as exc:
@@ -504,11 +507,7 @@ def tune(
         raise click.UsageError("--max-civil-held and --min-reject-precision need --data or --from-db")
     settings = cli.settings
     try:
-        bundle = (
-            bundles.ModelBundle.load(Path(model_path))
-            if model_path
-            else bundles.ModelBundle.load_current(Path(settings.model_dir))
-        )
+        bundle = _chosen_model(model_path, settings.model_dir)
         datasets = [load(p, kind) for p in data_paths]
     except (bundles.ModelError, DatasetError) as exc:
         raise click.ClickException(str(exc)) from None

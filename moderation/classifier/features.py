@@ -235,7 +235,7 @@ def said_lexicon_counts(folded: str) -> tuple[int, ...]:
     """Word-list matches per list (obscene, insult, identity, threat), leaving out those the writer
     does not say: inside quotation marks, reported ("whoever wrote that they should be shot") or
     negated ("I would never call them brainless"). Counter-speech repeats the words it rejects."""
-    counts = lexicon_counts(folded)
+    counts = dict(zip(PATTERNS, _listed_counts(folded), strict=True))
     if not any(counts.values()):
         return tuple(counts.values())
     quoted = [m.span() for m in _QUOTED.finditer(folded)]
@@ -275,8 +275,14 @@ _CLAUSE_SPLIT = re.compile(
 MIN_CLAUSE_WORDS = 3
 
 
+@lru_cache(maxsize=256)
+def _listed_counts(folded: str) -> tuple[int, ...]:
+    # Cached: the structural features and the clause test of one comment read the same counts.
+    return tuple(lexicon_counts(folded).values())
+
+
 def _uses_listed_word(folded: str) -> bool:
-    return bool(HOSTILE_PATTERN.search(folded)) or any(p.search(folded) for p in PATTERNS.values())
+    return any(_listed_counts(folded)) or bool(HOSTILE_PATTERN.search(folded))
 
 
 def clause_parts(record: PreparedRecord) -> list[PreparedRecord]:
