@@ -46,7 +46,7 @@ def test_queue_lists_held_comments_oldest_first_with_everything_a_moderator_need
     assert {"spam", "toxicity", "threat", "insult"} <= set(first["scores"])
     assert "terms" in first["evidence"]
     assert first["history"]["ip"] == {"held": 3}
-    assert body["counts"] == {"held": 3, "by_reason": {"uncertain": 3}}
+    assert body["counts"] == {"held": 3, "total": 3, "by_reason": {"uncertain": 3}}
     assert body["next_cursor"] is None
 
 
@@ -525,13 +525,13 @@ def test_view_counts_stay_true_under_post_score_and_reason_filters(held_app, act
         "rejected": 1,
         "all": 4,
     }
-    assert counts == {"held": 2, "by_reason": {"uncertain": 2}} and items == [a_ids[2], b_id]
+    assert counts == {"held": 2, "total": 2, "by_reason": {"uncertain": 2}} and items == [a_ids[2], b_id]
     on_a, counts, items = views("post_id=a")
     assert on_a == {"pending": 1, "reported": 1, "unmoderated": 0, "approved": 1, "rejected": 1, "all": 3}
     assert counts["held"] == 1 and items == [a_ids[2]]
     high, counts, _ = views("min_score=0.5&view=all")
     assert high == {"pending": 2, "reported": 0, "unmoderated": 0, "approved": 0, "rejected": 0, "all": 2}
-    assert counts == {"held": 2, "by_reason": {"uncertain": 2}}
+    assert counts == {"held": 2, "total": 2, "by_reason": {"uncertain": 2}}
     a_high, counts, items = views("post_id=a&min_score=0.5&view=rejected")
     assert a_high["pending"] == 1 and a_high["rejected"] == 0 and items == [] and counts["held"] == 1
     nothing, counts, _ = views("reason=links&view=all")

@@ -282,3 +282,64 @@ def test_post_context_is_stored_and_parents_are_found_per_client_key(store):
         (reply.id, 1),
         (foreign.id, 0),
     ]
+
+
+def _reasons(*codes):
+    return [{"code": code, "message": "held", "detail": {}} for code in codes]
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("too_fast", {"both", "fast"}),  # the first reason of one, the second of another
+        ("links", {"both", "links"}),  # the second reason of "both"
+        ("watched_term", set()),  # nobody's reason
+    ],
+)
+def test_the_reason_filter_matches_any_of_a_comments_reasons(store, reason, expected):
+    """On SQLite and PostgreSQL: a comment held for two reasons is found by either, counted under each."""
+    from moderation.services.review import ReviewQueue
+    from moderation.store.reviews import QueueFilter
+
+    key, _ = store.create_key("client", "site")
+    ids = {}
+    for name, codes in {"both": ("links", "too_fast"), "fast": ("too_fast",), "links": ("links",)}.items():
+        row = make_comment(
+            key.id, status="held", decision="hold", reason_code=codes[0], reasons=_reasons(*codes)
+        )
+        ids[store.insert_comment(row)[0].id] = name
+    # Odd stored shapes never break the query: a reason that is not an object, reasons not a list.
+    store.insert_comment(make_comment(key.id, status="held", decision="hold", reasons=["links"]))
+    store.insert_comment(make_comment(key.id, status="held", decision="hold", reasons={"code": "links"}))
+    page = ReviewQueue(store).page(QueueFilter(reason=reason), None, 10)
+    assert {ids[item.id] for item, _ in page["items"]} == expected
+    assert page["views"]["pending"] == len(expected)
+    assert page["counts"]["by_reason"] == {"links": 2, "too_fast": 2}
+    assert page["counts"]["total"] == 5
+
+
+def test_a_page_past_the_end_finds_the_last_page_before_it(store):
+    from moderation.services.review import ReviewQueue, encode_cursor
+    from moderation.store.reviews import QueueFilter
+
+    key, _ = store.create_key("client", "site")
+    start = utcnow() - timedelta(hours=1)
+    rows = [
+        store.insert_comment(
+            make_comment(key.id, status="held", decision="hold", created_at=start + timedelta(minutes=i))
+        )[0]
+        for i in range(5)
+    ]
+    queue = ReviewQueue(store)
+    past = encode_cursor(rows[-1])  # after the last comment: nothing left
+    assert queue.page(QueueFilter(), past, 2)["items"] == []
+    found, cursor = queue.last_page(QueueFilter(), past, 2)
+    assert found and [c.id for c, _ in queue.page(QueueFilter(), cursor, 2)["items"]] == [
+        r.id for r in rows[3:]
+    ]
+    assert queue.last_page(QueueFilter(), encode_cursor(rows[1]), 2) == (True, None)  # the first page
+    assert queue.last_page(QueueFilter(post_id="none"), past, 2) == (False, None)
+    # The newest-first views read the other way.
+    newest = QueueFilter(view="all")
+    found, cursor = queue.last_page(newest, encode_cursor(rows[0]), 2)
+    assert found and [c.id for c, _ in queue.page(newest, cursor, 2)["items"]] == [rows[1].id, rows[0].id]

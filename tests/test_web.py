@@ -615,3 +615,69 @@ def test_thread_page_lists_the_post_as_a_thread_escaped(moderator, submit, clien
     assert moderator.get("/moderate/posts/unknown/thread").status_code == 404
     moderator.post("/moderate/logout", data={"csrf_token": token(moderator, "/moderate/")})
     assert moderator.get("/moderate/posts/https://news.example/a/thread").status_code == 303
+
+
+# --- filters, counts, pages past the end and evidence (issue 13) -------------------------------
+
+
+def cards(html: str) -> list[str]:
+    return re.findall(r'<li class="comment[^"]*" id="c-([^"]+)"', html)
+
+
+def test_the_reason_filter_finds_a_comments_second_reason_on_the_page_and_in_the_api(moderator, keys, submit):
+    both = submit(text="Red alert on the harbour", elapsed_ms=100).json  # watched term, then too fast
+    assert [r["code"] for r in both["reasons"]] == ["watched_term", "too_fast"], both
+    fast = submit(elapsed_ms=100).json["id"]
+    page = moderator.get("/moderate/?reason=too_fast").get_data(as_text=True)
+    assert cards(page) == [both["id"], fast]
+    watched = moderator.get("/moderate/?reason=watched_term").get_data(as_text=True)
+    assert cards(watched) == [both["id"]]
+    # Each reason counts every comment that gives it; "All held" counts each comment once.
+    assert "All held <b>2</b>" in page
+    assert "Typed too fast <b>2</b>" in page and "Watched term <b>1</b>" in page
+    api = moderator.get("/v1/queue?reason=too_fast", headers=auth(keys["moderator"])).json
+    assert [item["id"] for item in api["items"]] == [both["id"], fast]
+    assert api["counts"] == {"held": 2, "total": 2, "by_reason": {"too_fast": 2, "watched_term": 1}}
+    assert api["views"]["pending"] == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "counts"),
+    [
+        ("post_id=311", {"Pending": 2, "Unmoderated": 1, "Rejected": 0, "All": 3, "All held": 2}),
+        ("post_id=999", {"Pending": 1, "Unmoderated": 0, "Rejected": 0, "All": 1, "All held": 1}),
+        ("post_id=311&reason=watched_term", {"Pending": 1, "Unmoderated": 0, "All": 1, "All held": 2}),
+        ("min_score=1", {"Pending": 0, "Unmoderated": 0, "All": 0, "All held": 0}),
+    ],
+)
+def test_header_counts_follow_the_post_score_and_reason_filters(moderator, submit, query, counts):
+    submit(text="Red alert on the harbour", elapsed_ms=100, post_id="311")
+    submit(elapsed_ms=100, post_id="311")
+    submit(elapsed_ms=100, post_id="999")
+    assert submit(post_id="311").json["decision"] == "approve"
+    page = moderator.get(f"/moderate/?{query}").get_data(as_text=True)
+    header = page[page.index('<nav class="views"') : page.index("</header>")]
+    found = dict((name, int(n)) for name, n in re.findall(r">([A-Z][a-z]+(?: held)?) <b>(\d+)</b>", header))
+    assert {name: found[name] for name in counts} == counts
+
+
+def test_a_page_past_the_end_shows_the_last_page_with_comments(moderator, submit, monkeypatch):
+    monkeypatch.setattr("moderation.web.views.PAGE_SIZE", 1)
+    first, second = (submit(elapsed_ms=100).json["id"] for _ in range(2))
+    page = moderator.get("/moderate/").get_data(as_text=True)
+    second_page = re.search(r'href="([^"]+)" rel="next"', page).group(1).replace("&amp;", "&")
+    assert cards(moderator.get(second_page).get_data(as_text=True)) == [second]
+    csrf = token(moderator, "/moderate/")
+    back = second_page.partition("?")[2]
+    reviewed = moderator.post(
+        "/moderate/review", data={"id": second, "label": "ham", "csrf_token": csrf, "back": back}
+    )
+    assert reviewed.headers["Location"].endswith(second_page)
+    emptied = moderator.get(second_page).get_data(as_text=True)
+    assert cards(emptied) == [first] and "Nothing is waiting" not in emptied
+    assert "showing the last page that has" in emptied
+    # The cards' forms come back to the page shown, not to the emptied one.
+    assert f'name="back" value="{back}"' not in emptied and 'name="back" value=""' in emptied
+    # With the view empty, it says so.
+    moderator.post("/moderate/review", data={"id": first, "label": "ham", "csrf_token": csrf, "back": back})
+    assert "Nothing is waiting for review." in moderator.get(second_page).get_data(as_text=True)

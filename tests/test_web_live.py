@@ -20,7 +20,7 @@ UPDATES = re.compile(r'<div id="live"[^>]* data-updates="([^"]+)" data-poll-seco
 @pytest.fixture
 def app_config(app_config, database_url):
     # Every test on SQLite and on PostgreSQL: the updates queries are new SQL.
-    app_config.update(spam_reject=1.0, toxicity_reject=1.0, database_url=database_url)
+    app_config.update(spam_reject=1.0, toxicity_reject=1.0, watched_terms="alert", database_url=database_url)
     return app_config
 
 
@@ -86,9 +86,20 @@ def test_counts_follow_the_view_and_the_filters(moderator, submit):
     body = moderator.get(updates_url(moderator)).json
     assert body["view"] == "pending"
     assert body["views"]["pending"] == 3 and body["views"]["all"] == 3
-    assert body["by_reason"] == {"too_fast": 3}
+    assert body["by_reason"] == {"too_fast": 3} and body["total"] == 3
     filtered = moderator.get(updates_url(moderator, "/moderate/?post_id=311")).json
     assert filtered["views"]["pending"] == 2 and filtered["by_reason"] == {"too_fast": 2}
+    assert filtered["total"] == 2
+
+
+def test_a_comment_with_two_reasons_counts_under_each_and_once_in_the_total(moderator, submit):
+    held(submit, text="Red alert on the harbour")  # watched term first, too fast second
+    held(submit)
+    body = moderator.get(updates_url(moderator, "/moderate/?reason=too_fast")).json
+    assert body["by_reason"] == {"too_fast": 2, "watched_term": 1} and body["total"] == 2
+    assert body["views"]["pending"] == 2
+    watched = moderator.get(updates_url(moderator, "/moderate/?reason=watched_term")).json
+    assert watched["views"]["pending"] == 1 and watched["total"] == 2
 
 
 def test_arrivals_since_the_page_was_drawn_and_not_older_ones(app, moderator, submit, keys, client):

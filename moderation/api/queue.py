@@ -43,7 +43,10 @@ class QueueArgs(Schema):
             "the service and not yet decided by a person; approved; rejected; all"
         },
     )
-    reason = fields.String(validate=validate.Length(max=32))
+    reason = fields.String(
+        validate=validate.Length(max=32),
+        metadata={"description": "A reason code the comment gives, first or not"},
+    )
     post_id = Identifier()
     min_score = fields.Float(validate=validate.Range(0, 1))
     q = fields.String(
@@ -176,8 +179,9 @@ class QueueOut(Schema):
     items = fields.List(fields.Nested(QueueItem))
     next_cursor = fields.String(allow_none=True)
     counts = fields.Dict(
-        metadata={"description": "held: held comments; by_reason: this view's comments per reason (both "
-                  "under the post and score filters)"}
+        metadata={"description": "held: held comments; total: this view's comments; by_reason: this view's "
+                  "comments per reason, any of a comment's reasons counting (all under every filter but "
+                  "reason)"}
     )  # fmt: skip
     views = fields.Dict(
         keys=fields.String(),

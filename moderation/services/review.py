@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -59,6 +60,12 @@ def public_reason(code: str | None) -> dict[str, str] | None:
     return {"code": code, "message": REJECT_REASONS.get(code, REJECT_REASONS["other"])}
 
 
+@dataclass(frozen=True)
+class _Position:
+    created_at: datetime
+    id: str
+
+
 def encode_cursor(comment: Any) -> str:
     raw = json.dumps([comment.created_at.isoformat(), comment.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -105,8 +112,9 @@ class ReviewQueue:
     def page(self, filters: QueueFilter, cursor: str | None, limit: int) -> dict[str, Any]:
         """One page of a view (pending and reported oldest first, the others newest first).
 
-        `counts.by_reason` is the view's comments by reason and `counts.held` the held ones, both
-        under the post and score filters; `views` is every view's size under all the filters, so
+        `counts.by_reason` is the view's comments per reason (any of a comment's reasons counts),
+        `counts.total` the view's comments and `counts.held` the held ones, all under every filter
+        but the reason; `views` is every view's size under all the filters, so
         the header stays true while filtering.
         """
         if filters.view not in VIEWS:
@@ -118,9 +126,18 @@ class ReviewQueue:
         return {
             "items": [(item, found["extras"][item.id]) for item in items],
             "next_cursor": encode_cursor(items[-1]) if found["more"] and items else None,
-            "counts": {"held": found["held"], "by_reason": by_reason},
+            "counts": {"held": found["held"], "total": found["total"], "by_reason": by_reason},
             "views": found["views"],
         }
+
+    def last_page(self, filters: QueueFilter, cursor: str, limit: int) -> tuple[bool, str | None]:
+        """For a page past the end of a view (its comments decided meanwhile): whether comments come
+        before it, and the cursor of the last page of them (None: the first page)."""
+        created, comment_id = decode_cursor(cursor)
+        found, after = self.reviews.last_page_before(filters, (created, comment_id), limit)
+        if after is None:
+            return found, None
+        return found, encode_cursor(_Position(*after))
 
     def updates(
         self, principal: Principal, filters: QueueFilter, since: datetime, limit: int

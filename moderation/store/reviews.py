@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, true, update
+from sqlalchemy import (
+    and_,
+    case,
+    delete,
+    distinct,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from moderation.store.repository import Store
@@ -79,10 +92,36 @@ def view_condition(view: str) -> Any:
     raise ValueError(f"view must be one of {', '.join(VIEWS)}")
 
 
-def _filter_conditions(filters: QueueFilter, with_reason: bool = True) -> list[Any]:
+def reason_codes(dialect: str) -> tuple[Any, Any]:
+    """A comment's reasons as rows (a table-valued function of comments.reasons) and the code of each.
+
+    Used inside a query on comments: in a correlated subquery or joined to comments. SQLite reads the
+    JSON array with json_each, PostgreSQL with json_array_elements; an element that is not an object
+    with a code gives NULL, never an error.
+    """
+    if dialect == "postgresql":
+        array = case(
+            (func.json_typeof(_C.reasons) == literal_column("'array'"), _C.reasons),
+            else_=literal_column("'[]'::json"),
+        )
+        rows = func.json_array_elements(array).table_valued("value")
+        return rows, rows.c.value.op("->>")(literal_column("'code'"))
+    rows = func.json_each(_C.reasons).table_valued("value", "fullkey")
+    # Extracted from the whole array by the element's path: NULL for a string element, where
+    # json_extract on the element itself would fail.
+    return rows, func.json_extract(_C.reasons, rows.c.fullkey.concat(".code"))
+
+
+def has_reason(code: str, dialect: str) -> Any:
+    """The WHERE clause for comments that give `code` among any of their reasons (not only the first)."""
+    rows, reason = reason_codes(dialect)
+    return exists(select(literal_column("1")).select_from(rows).where(reason == code))
+
+
+def _filter_conditions(filters: QueueFilter, dialect: str, with_reason: bool = True) -> list[Any]:
     conditions = []
     if with_reason and filters.reason:
-        conditions.append(_C.reason_code == filters.reason)
+        conditions.append(has_reason(filters.reason, dialect))
     if filters.post_id:
         conditions.append(_C.post_id == filters.post_id)
     if filters.min_score is not None:
@@ -131,7 +170,7 @@ class ReviewStore:
 
     def page(self, filters: QueueFilter, after: tuple[datetime, str] | None, limit: int) -> dict[str, Any]:
         """One page of a view after a (created_at, id) position, with counts and per-item extras."""
-        conditions = [view_condition(filters.view), *_filter_conditions(filters)]
+        conditions = [view_condition(filters.view), *self._conditions(filters)]
         oldest_first = filters.view in OLDEST_FIRST
         if after is not None:
             created, last_id = after
@@ -154,20 +193,14 @@ class ReviewStore:
             )
             more = len(items) > limit
             items = items[:limit]
-            by_reason = dict(
-                session.execute(
-                    select(_C.reason_code, func.count())
-                    .where(view_condition(filters.view), *_filter_conditions(filters, with_reason=False))
-                    .group_by(_C.reason_code)
-                ).all()
-            )
+            by_reason, total = self._reason_counts(session, filters)
             views = self._view_counts(session, filters)
-            held = sum(by_reason.values())
+            held = total
             if filters.view != "pending":
                 held = session.scalar(
                     select(func.count())
                     .select_from(Comment)
-                    .where(_C.status == "held", *_filter_conditions(filters, with_reason=False))
+                    .where(_C.status == "held", *self._conditions(filters, with_reason=False))
                 )
             history = self._history(session, items)
             reports = self._reports(session, [i.id for i in items])
@@ -181,9 +214,38 @@ class ReviewStore:
             for i in items
         }
         return {
-            "items": items, "more": more, "by_reason": by_reason, "held": held, "views": views,
-            "extras": extras,
+            "items": items, "more": more, "by_reason": by_reason, "total": total, "held": held,
+            "views": views, "extras": extras,
         }  # fmt: skip
+
+    def last_page_before(
+        self, filters: QueueFilter, position: tuple[datetime, str], limit: int
+    ) -> tuple[bool, tuple[datetime, str] | None]:
+        """Where the last page of up to `limit` comments that come before `position` in the view starts.
+
+        For a page asked past the end (its comments all decided): returns whether there is any such
+        comment and the position to read that page after (None: from the start of the view).
+        """
+        created, last_id = position
+        # Up to the position (the last comment of the page before) in the view's order, read backwards.
+        if filters.view in OLDEST_FIRST:
+            before = or_(_C.created_at < created, and_(_C.created_at == created, _C.id <= last_id))
+            order = (_C.created_at.desc(), _C.id.desc())
+        else:
+            before = or_(_C.created_at > created, and_(_C.created_at == created, _C.id >= last_id))
+            order = (_C.created_at, _C.id)
+        with self.store.sessions() as session:
+            rows = session.execute(
+                select(_C.created_at, _C.id)
+                .where(view_condition(filters.view), *self._conditions(filters), before)
+                .order_by(*order)
+                .limit(limit + 1)
+            ).all()
+        if not rows:
+            return False, None
+        if len(rows) <= limit:
+            return True, None
+        return True, (rows[limit].created_at, rows[limit].id)
 
     def updates(self, filters: QueueFilter, since: datetime, key_id: int, limit: int) -> dict[str, Any]:
         """What changed in a view since `since`, for a review page that is open: the counts now, the
@@ -193,7 +255,7 @@ class ReviewStore:
         now; the page drops the ids it already shows. Each acted-on comment comes once, with its
         current status and the latest action another key took on it.
         """
-        in_view = [view_condition(filters.view), *_filter_conditions(filters)]
+        in_view = [view_condition(filters.view), *self._conditions(filters)]
         reported_since = exists().where(_REPORTS.comment_id == _C.id, _REPORTS.created_at >= since)
         acted_since = exists().where(_R.comment_id == _C.id, _R.created_at >= since, _R.key_id != key_id)
         with self.store.sessions() as session:
@@ -205,13 +267,7 @@ class ReviewStore:
                     .limit(limit)
                 ).scalars()
             )
-            by_reason = dict(
-                session.execute(
-                    select(_C.reason_code, func.count())
-                    .where(view_condition(filters.view), *_filter_conditions(filters, with_reason=False))
-                    .group_by(_C.reason_code)
-                ).all()
-            )
+            by_reason, total = self._reason_counts(session, filters)
             views = self._view_counts(session, filters)
             actions = session.execute(
                 select(_R.id, _R.comment_id, _R.action, _R.to_status, _R.reason, _R.created_at, _KEYS.name,
@@ -229,16 +285,39 @@ class ReviewStore:
                     "id": row.comment_id, "status": row.status, "action": row.action,
                     "to_status": row.to_status, "reason": row.reason, "by": row.name, "at": row.created_at,
                 }  # fmt: skip
-        return {"arrived": arrived, "by_reason": by_reason, "views": views, "decided": list(decided.values())}
+        return {
+            "arrived": arrived, "by_reason": by_reason, "total": total, "views": views,
+            "decided": list(decided.values()),
+        }  # fmt: skip
 
-    @staticmethod
-    def _view_counts(session: Any, filters: QueueFilter) -> dict[str, int]:
+    def _conditions(self, filters: QueueFilter, with_reason: bool = True) -> list[Any]:
+        return _filter_conditions(filters, self.engine.dialect.name, with_reason)
+
+    def _reason_counts(self, session: Any, filters: QueueFilter) -> tuple[dict[str, int], int]:
+        """This view's comments per reason, any of a comment's reasons counting (so a comment held for
+        two reasons is in both counts), and the view's size; both under every filter but `reason`."""
+        in_view = [view_condition(filters.view), *self._conditions(filters, with_reason=False)]
+        rows, code = reason_codes(self.engine.dialect.name)
+        by_reason = {
+            str(reason): int(n)
+            for reason, n in session.execute(
+                select(code, func.count(distinct(_C.id)))
+                .select_from(Comment)
+                .join(rows, true())
+                .where(*in_view, code.is_not(None))
+                .group_by(code)
+            ).all()
+        }
+        total = session.scalar(select(func.count()).select_from(Comment).where(*in_view)) or 0
+        return by_reason, int(total)
+
+    def _view_counts(self, session: Any, filters: QueueFilter) -> dict[str, int]:
         """How many comments each view holds under the same filters, in one query."""
         row = session.execute(
             select(*(func.count().filter(view_condition(v)).label(v) for v in VIEWS if v != "all"),
                    func.count().label("all"))
             .select_from(Comment)
-            .where(*_filter_conditions(filters))
+            .where(*self._conditions(filters))
         ).one()  # fmt: skip
         return {v: int(getattr(row, v) or 0) for v in VIEWS}
 

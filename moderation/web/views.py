@@ -295,6 +295,15 @@ def queue() -> Any:
         problems.append("That page link has expired; showing the first page.")
         clean.pop("cursor", None)
         page = _queue().page(filters, None, PAGE_SIZE)
+    if not page["items"] and clean.get("cursor"):
+        # A page past the end (its last cards were decided): show the last page that has comments.
+        found, cursor = _queue().last_page(filters, clean["cursor"], PAGE_SIZE)
+        if found:
+            problems.append("That page has no comments left; showing the last page that has.")
+            clean.pop("cursor")
+            if cursor:
+                clean["cursor"] = cursor
+            page = _queue().page(filters, cursor, PAGE_SIZE)
     thresholds = current_app.extensions["moderation"].service.serving_thresholds()
     floors = {"spam": thresholds.spam_hold, "toxicity": thresholds.toxicity_hold}
     replies = reply_context(current_app.extensions["moderation"].store, [c for c, _ in page["items"]])
@@ -383,6 +392,7 @@ def updates() -> Any:
         "view": filters.view,
         "views": found["views"],
         "by_reason": {str(code): n for code, n in found["by_reason"].items() if code is not None},
+        "total": found["total"],
         "arrived": found["arrived"],
         "decided": [
             {**entry, "at": entry["at"].isoformat(), "age": _age(entry["at"])} for entry in found["decided"]

@@ -134,7 +134,8 @@
   function updateCounts(data) {
     document.querySelectorAll("nav.views a").forEach((link) => setCount(link.querySelector("b"), data.views[viewOf(link)]));
     const byReason = data.by_reason || {};
-    const total = Object.values(byReason).reduce((sum, n) => sum + n, 0);
+    // A comment with several reasons is in several reason counts: the total is its own number.
+    const total = data.total;
     document.querySelectorAll("nav.counts a").forEach((link) => {
       const reason = reasonOf(link);
       setCount(link.querySelector("b"), reason ? (byReason[reason] || 0) : total);
