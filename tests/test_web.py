@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from moderation.web.highlight import evidence_terms, highlight, links_in, openable
+from moderation.web.highlight import MARK_NAMES, evidence_terms, highlight, links_in, openable
 from moderation.web.security import SECURITY_HEADERS
 from tests.conftest import auth
 
@@ -301,8 +301,9 @@ def test_hostile_comment_is_escaped_and_highlight_stays_escaped(moderator, submi
     assert response.json["decision"] == "hold", response.json
     html = moderator.get("/moderate/").get_data(as_text=True)
     assert "<script>alert" not in html and "<img src=x" not in html and '<a href="javascript' not in html
-    assert "&lt;script&gt;<mark" in html and '<mark class="watched">alert</mark>(1)&lt;/script&gt;' in html
-    assert "&lt;img src=x onerror=" in html and '=&#34;javascript:<mark class="watched">alert</mark>' in html
+    watched = mark("watched", "alert")
+    assert "&lt;script&gt;<mark" in html and f"{watched}(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=" in html and f"=&#34;javascript:{watched}" in html
     assert 'href="javascript:' not in html
     assert 'rel="noopener noreferrer nofollow"' in html  # the author's https URL can be opened on purpose
 
@@ -405,17 +406,54 @@ def test_verdict_buttons_are_named_with_the_author_they_act_on(moderator, submit
     assert 'aria-label="Approve the selected comments"' in html
 
 
+def mark(css: str, text: str) -> str:
+    """A highlight as the page writes it: the class, and its meaning as a title and hidden text."""
+    name = MARK_NAMES[css]
+    return f'<mark class="{css}" title="{name}">{text}<span class="visually-hidden"> ({name})</span></mark>'
+
+
 def test_highlight_escapes_first_and_never_cuts_an_entity():
     marked = highlight('<b>lt</b> & amp "quot" x', {"lt": "spam", "amp": "spam", "quot": "toxic"})
     assert str(marked) == (
-        '&lt;b&gt;<mark class="spam">lt</mark>&lt;/b&gt; &amp; <mark class="spam">amp</mark> '
-        '&#34;<mark class="toxic">quot</mark>&#34; x'
+        f"&lt;b&gt;{mark('spam', 'lt')}&lt;/b&gt; &amp; {mark('spam', 'amp')} "
+        f"&#34;{mark('toxic', 'quot')}&#34; x"
     )
     assert str(highlight("<script>", {"<script>": "spam"})) == "&lt;script&gt;"
-    assert (
-        str(highlight("Free  Money now", {"free money": "spam"}))
-        == '<mark class="spam">Free  Money</mark> now'
-    )
+    assert str(highlight("Free  Money now", {"free money": "spam"})) == f"{mark('spam', 'Free  Money')} now"
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "css", "expected"),
+    [
+        # Folded spellings are marked where they stand, in the commenter's own letters.
+        ("Call a (C3asefire)! now", "ceasefire", "blocked", f"Call a ({mark('blocked', 'C3asefire')})! now"),
+        ("a c3asefire-now deal", "ceasefire", "blocked", f"a {mark('blocked', 'c3asefire')}-now deal"),
+        ("you f u c k.", "fuck", "blocked", f"you {mark('blocked', 'f u c k')}."),
+        ("an i-d-i-0-t", "idiot", "toxic", f"an {mark('toxic', 'i-d-i-0-t')}"),
+        (
+            "ca/sino, caaasino",
+            "casino",
+            "watched",
+            f"{mark('watched', 'ca/sino')}, {mark('watched', 'caaasino')}",
+        ),
+        ("get fr33  m0ney", "free money", "spam", f"get {mark('spam', 'fr33  m0ney')}"),
+        ("ｃａｓｉｎｏ night", "casino", "watched", f"{mark('watched', 'ｃａｓｉｎｏ')} night"),
+        # Every match in a chunk, also in a long punctuated one.
+        (
+            "alert(1)</script>alert",
+            "alert",
+            "watched",
+            f"{mark('watched', 'alert')}(1)&lt;/script&gt;{mark('watched', 'alert')}",
+        ),
+        ("c," * 80 + "c4sino", "casino", "watched", "c," * 80 + mark("watched", "c4sino")),
+        # Whole words only, and hostile text stays escaped around and inside a mark.
+        ("ceasefires are fine", "ceasefire", "blocked", "ceasefires are fine"),
+        ("<i>sh1t</i>", "shit", "toxic", f"&lt;i&gt;{mark('toxic', 'sh1t')}&lt;/i&gt;"),
+        ('"><script>c4sino', "casino", "watched", f"&#34;&gt;&lt;script&gt;{mark('watched', 'c4sino')}"),
+    ],
+)
+def test_a_disguised_term_is_marked_at_its_original_span(text, term, css, expected):
+    assert str(highlight(text, {term: css})) == expected
 
 
 def test_evidence_terms_keep_words_and_signal_terms_only():
@@ -437,6 +475,19 @@ def test_evidence_terms_keep_words_and_signal_terms_only():
     assert evidence_terms({}) == {}
     low_spam = evidence_terms(evidence, {"spam": 0.2, "toxicity": 0.7}, {"spam": 0.5, "toxicity": 0.5})
     assert low_spam == {"casino": "watched", "idiot": "toxic"}
+
+
+@pytest.mark.parametrize(
+    ("terms", "expected"),
+    [
+        (["the", "of a", "is a", "you are"], {}),  # function words alone are never evidence
+        (["the idiot", "you moron"], {"idiot": "toxic", "moron": "toxic"}),  # the content words
+        (["son of a", "dirty rat"], {"son": "toxic", "dirty rat": "toxic"}),
+    ],
+)
+def test_function_words_are_never_evidence(terms, expected):
+    evidence = {"terms": {"toxicity": [{"term": term, "kind": "word"} for term in terms]}}
+    assert evidence_terms(evidence) == expected
 
 
 def test_only_http_links_are_openable():
@@ -681,3 +732,31 @@ def test_a_page_past_the_end_shows_the_last_page_with_comments(moderator, submit
     # With the view empty, it says so.
     moderator.post("/moderate/review", data={"id": first, "label": "ham", "csrf_token": csrf, "back": back})
     assert "Nothing is waiting for review." in moderator.get(second_page).get_data(as_text=True)
+
+
+def test_a_disguised_watched_term_is_marked_where_it_stands_and_the_legend_names_every_mark(
+    moderator, submit
+):
+    response = submit(text="Red 4lert: the <b>a-l-e-r-t</b> is on", elapsed_ms=20000)
+    assert response.json["reasons"][0]["code"] == "watched_term", response.json
+    page = moderator.get("/moderate/").get_data(as_text=True)
+    assert f"Red {mark('watched', '4lert')}: the &lt;b&gt;{mark('watched', 'a-l-e-r-t')}&lt;/b&gt;" in page
+    legend = re.search(r'<p class="legend"[^>]*>(.*?)</p>', page, re.S).group(1)
+    for css, name in MARK_NAMES.items():
+        assert f'<mark class="{css}">{name}</mark>' in legend
+
+
+FUNCTION_WORDS_SEEN = re.compile(r'<mark class="(?:toxic|spam)"[^>]*>([^<]+)<')
+
+
+def test_function_words_are_not_marked_on_the_page(moderator, submit):
+    from moderation.web.highlight import FUNCTION_WORDS
+
+    text = "You are the worst of a bunch of idiots and a stupid moron, this is a disgrace"
+    response = submit(text=text, elapsed_ms=100)
+    assert response.json["decision"] == "hold", response.json
+    page = moderator.get("/moderate/").get_data(as_text=True)
+    marked = FUNCTION_WORDS_SEEN.findall(page)
+    assert marked, "a toxic comment shows its evidence"
+    for words in marked:
+        assert set(words.lower().split()) - FUNCTION_WORDS, words

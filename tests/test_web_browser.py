@@ -422,3 +422,31 @@ def test_live_update_announces_a_new_comment_and_marks_a_colleagues_decision(
     assert page.locator(f"#c-{first['id']}").count() == 0
     assert prompt.is_hidden()
     assert page.console_errors == []
+
+
+def test_marks_name_themselves_and_live_counts_count_a_comment_with_two_reasons_once(
+    page, live_url, keys, post, app
+):
+    from playwright.sync_api import expect
+
+    app.config["MODERATE_POLL_SECONDS"] = 0.3
+    both = post(text="The crypt0 column was fair", elapsed_ms=100)
+    assert [r["code"] for r in both["reasons"]][:2] == ["watched_term", "too_fast"], both
+    sign_in(page, live_url, keys["moderator"])
+    # The disguised spelling is marked, and the mark says what it is in words, not colour alone.
+    mark = page.locator(f"#c-{both['id']} p.text mark.watched")
+    expect(mark).to_have_attribute("title", "watched term")
+    assert mark.inner_text().startswith("crypt0")
+    hidden = mark.locator(".visually-hidden")
+    assert hidden.text_content() == " (watched term)" and hidden.bounding_box()["width"] <= 1
+    legend = page.locator("p.legend")
+    expect(legend).to_be_visible()
+    expect(legend.locator("mark.watched")).to_have_text("watched term")
+    # The live counts: the reason counts count each reason, "All held" each comment once.
+    all_held = page.locator("nav.counts a").first.locator("b")
+    too_fast = page.locator("nav.counts a", has_text="Typed too fast").locator("b")
+    expect(all_held).to_have_text("1")
+    post(elapsed_ms=100)
+    expect(too_fast).to_have_text("2")
+    expect(all_held).to_have_text("2")
+    assert page.console_errors == []

@@ -39,6 +39,7 @@ from moderation.services.review import (
 )
 from moderation.store.repository import utcnow
 from moderation.web.highlight import (
+    MARK_NAMES,
     evidence_terms,
     highlight,
     isolate,
@@ -171,6 +172,7 @@ def _template_globals() -> dict[str, Any]:
         "view_names": VIEW_NAMES,
         "reject_reasons": REJECT_REASON_NAMES,
         "report_reasons": REPORT_REASON_NAMES,
+        "mark_names": MARK_NAMES,
     }
 
 
