@@ -294,6 +294,7 @@ def _reasons(*codes):
         ("too_fast", {"both", "fast"}),  # the first reason of one, the second of another
         ("links", {"both", "links"}),  # the second reason of "both"
         ("watched_term", set()),  # nobody's reason
+        ("links%", set()),  # not a plain code: only the JSON test, and % is no wildcard
     ],
 )
 def test_the_reason_filter_matches_any_of_a_comments_reasons(store, reason, expected):
@@ -343,3 +344,44 @@ def test_a_page_past_the_end_finds_the_last_page_before_it(store):
     newest = QueueFilter(view="all")
     found, cursor = queue.last_page(newest, encode_cursor(rows[0]), 2)
     assert found and [c.id for c, _ in queue.page(newest, cursor, 2)["items"]] == [rows[1].id, rows[0].id]
+
+
+def test_reason_codes_are_filled_by_the_migration_and_a_row_without_them_counts_by_its_first(
+    store, database_url
+):
+    from alembic import command
+    from sqlalchemy import update
+
+    from moderation.services.review import ReviewQueue
+    from moderation.store.database import alembic_config, upgrade
+    from moderation.store.reviews import QueueFilter
+
+    key, _ = store.create_key("client", "site")
+    row = make_comment(
+        key.id, status="held", decision="hold", reason_code="links", reasons=_reasons("links", "too_fast")
+    )
+    both = store.insert_comment(row)[0].id
+    assert store.get_comment(both).reason_codes == " links too_fast "
+    queue = ReviewQueue(store)
+
+    def found(reason):
+        page = queue.page(QueueFilter(reason=reason), None, 10)
+        return [c.id for c, _ in page["items"]], page["counts"]["by_reason"]
+
+    assert found("too_fast") == ([both], {"links": 1, "too_fast": 1})
+    # A row written by a worker from before the column: its first reason is all that is known.
+    with store.engine.begin() as connection:
+        connection.execute(update(Comment).values(reason_codes=None))
+    assert found("too_fast") == ([], {"links": 1})
+    assert found("links") == ([both], {"links": 1})
+    # 0011 fills the column from the reasons.
+    store.engine.dispose()
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0010_context")
+    engine.dispose()
+    upgrade(database_url)
+    assert store.get_comment(both).reason_codes == " links too_fast "
+    assert found("too_fast") == ([both], {"links": 1, "too_fast": 1})

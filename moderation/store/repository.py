@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -113,6 +114,19 @@ _KEY_BY_PREFIX = select(
 ).where(ApiKey.__table__.c.prefix == bindparam("prefix"))
 _INSERT_COMMENT = insert(Comment)
 COMMENT_COLUMNS = tuple(column.key for column in Comment.__table__.columns)
+
+
+# A reason code as comments.reason_codes holds it: no whitespace (it separates the codes there).
+_PLAIN_CODE = re.compile(r"\S+")
+
+
+def reason_codes(reasons: Any) -> str:
+    """The codes of a comment's reasons as stored in comments.reason_codes: " too_fast links "."""
+    codes = [
+        r["code"] for r in (reasons if isinstance(reasons, list) else [])
+        if isinstance(r, dict) and isinstance(r.get("code"), str) and _PLAIN_CODE.fullmatch(r["code"])
+    ]  # fmt: skip
+    return " " + " ".join(dict.fromkeys(codes)) + " "
 
 
 class CommentRow(SimpleNamespace):
@@ -280,6 +294,7 @@ class Store:
         # Scores are also kept as plain columns so the queue can filter and sort on them.
         values["spam_score"] = float(values["scores"].get("spam", 0.0))
         values["toxicity_score"] = float(values["scores"].get("toxicity", 0.0))
+        values["reason_codes"] = reason_codes(values["reasons"])
         try:
             with self.engine.begin() as connection:
                 connection.execute(_INSERT_COMMENT, values)

@@ -7,20 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import (
-    and_,
-    case,
-    delete,
-    distinct,
-    exists,
-    func,
-    insert,
-    literal_column,
-    or_,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from moderation.store.repository import Store
@@ -92,36 +79,24 @@ def view_condition(view: str) -> Any:
     raise ValueError(f"view must be one of {', '.join(VIEWS)}")
 
 
-def reason_codes(dialect: str) -> tuple[Any, Any]:
-    """A comment's reasons as rows (a table-valued function of comments.reasons) and the code of each.
+def has_reason(code: str) -> Any:
+    """The WHERE clause for comments that give `code` among any of their reasons (not only the first).
 
-    Used inside a query on comments: in a correlated subquery or joined to comments. SQLite reads the
-    JSON array with json_each, PostgreSQL with json_array_elements; an element that is not an object
-    with a code gives NULL, never an error.
+    comments.reason_codes holds every code with a space on either side; a row without it (written
+    by an older worker during an upgrade) counts by its first reason, reason_code.
     """
-    if dialect == "postgresql":
-        array = case(
-            (func.json_typeof(_C.reasons) == literal_column("'array'"), _C.reasons),
-            else_=literal_column("'[]'::json"),
-        )
-        rows = func.json_array_elements(array).table_valued("value")
-        return rows, rows.c.value.op("->>")(literal_column("'code'"))
-    rows = func.json_each(_C.reasons).table_valued("value", "fullkey")
-    # Extracted from the whole array by the element's path: NULL for a string element, where
-    # json_extract on the element itself would fail.
-    return rows, func.json_extract(_C.reasons, rows.c.fullkey.concat(".code"))
+    if not code or any(ch.isspace() for ch in code):
+        return false()  # no stored code has a space (they separate the codes)
+    return or_(
+        _C.reason_codes.contains(f" {code} ", autoescape=True),
+        and_(_C.reason_codes.is_(None), _C.reason_code == code),
+    )
 
 
-def has_reason(code: str, dialect: str) -> Any:
-    """The WHERE clause for comments that give `code` among any of their reasons (not only the first)."""
-    rows, reason = reason_codes(dialect)
-    return exists(select(literal_column("1")).select_from(rows).where(reason == code))
-
-
-def _filter_conditions(filters: QueueFilter, dialect: str, with_reason: bool = True) -> list[Any]:
+def _filter_conditions(filters: QueueFilter, with_reason: bool = True) -> list[Any]:
     conditions = []
     if with_reason and filters.reason:
-        conditions.append(has_reason(filters.reason, dialect))
+        conditions.append(has_reason(filters.reason))
     if filters.post_id:
         conditions.append(_C.post_id == filters.post_id)
     if filters.min_score is not None:
@@ -170,7 +145,7 @@ class ReviewStore:
 
     def page(self, filters: QueueFilter, after: tuple[datetime, str] | None, limit: int) -> dict[str, Any]:
         """One page of a view after a (created_at, id) position, with counts and per-item extras."""
-        conditions = [view_condition(filters.view), *self._conditions(filters)]
+        conditions = [view_condition(filters.view), *_filter_conditions(filters)]
         oldest_first = filters.view in OLDEST_FIRST
         if after is not None:
             created, last_id = after
@@ -200,7 +175,7 @@ class ReviewStore:
                 held = session.scalar(
                     select(func.count())
                     .select_from(Comment)
-                    .where(_C.status == "held", *self._conditions(filters, with_reason=False))
+                    .where(_C.status == "held", *_filter_conditions(filters, with_reason=False))
                 )
             history = self._history(session, items)
             reports = self._reports(session, [i.id for i in items])
@@ -237,7 +212,7 @@ class ReviewStore:
         with self.store.sessions() as session:
             rows = session.execute(
                 select(_C.created_at, _C.id)
-                .where(view_condition(filters.view), *self._conditions(filters), before)
+                .where(view_condition(filters.view), *_filter_conditions(filters), before)
                 .order_by(*order)
                 .limit(limit + 1)
             ).all()
@@ -255,7 +230,7 @@ class ReviewStore:
         now; the page drops the ids it already shows. Each acted-on comment comes once, with its
         current status and the latest action another key took on it.
         """
-        in_view = [view_condition(filters.view), *self._conditions(filters)]
+        in_view = [view_condition(filters.view), *_filter_conditions(filters)]
         reported_since = exists().where(_REPORTS.comment_id == _C.id, _REPORTS.created_at >= since)
         acted_since = exists().where(_R.comment_id == _C.id, _R.created_at >= since, _R.key_id != key_id)
         with self.store.sessions() as session:
@@ -290,34 +265,33 @@ class ReviewStore:
             "decided": list(decided.values()),
         }  # fmt: skip
 
-    def _conditions(self, filters: QueueFilter, with_reason: bool = True) -> list[Any]:
-        return _filter_conditions(filters, self.engine.dialect.name, with_reason)
-
-    def _reason_counts(self, session: Any, filters: QueueFilter) -> tuple[dict[str, int], int]:
+    @staticmethod
+    def _reason_counts(session: Any, filters: QueueFilter) -> tuple[dict[str, int], int]:
         """This view's comments per reason, any of a comment's reasons counting (so a comment held for
-        two reasons is in both counts), and the view's size; both under every filter but `reason`."""
-        in_view = [view_condition(filters.view), *self._conditions(filters, with_reason=False)]
-        rows, code = reason_codes(self.engine.dialect.name)
-        by_reason = {
-            str(reason): int(n)
-            for reason, n in session.execute(
-                select(code, func.count(distinct(_C.id)))
-                .select_from(Comment)
-                .join(rows, true())
-                .where(*in_view, code.is_not(None))
-                .group_by(code)
-            ).all()
-        }
-        total = session.scalar(select(func.count()).select_from(Comment).where(*in_view)) or 0
-        return by_reason, int(total)
+        two reasons is in both counts), and the view's size; both under every filter but `reason`.
 
-    def _view_counts(self, session: Any, filters: QueueFilter) -> dict[str, int]:
+        One grouped query: the distinct combinations of reasons are few, and are added up here.
+        """
+        by_reason: dict[str, int] = {}
+        total = 0
+        for codes, first, n in session.execute(
+            select(_C.reason_codes, _C.reason_code, func.count())
+            .where(view_condition(filters.view), *_filter_conditions(filters, with_reason=False))
+            .group_by(_C.reason_codes, _C.reason_code)
+        ):
+            total += n
+            for code in codes.split() if codes is not None else [first]:
+                by_reason[code] = by_reason.get(code, 0) + n
+        return by_reason, total
+
+    @staticmethod
+    def _view_counts(session: Any, filters: QueueFilter) -> dict[str, int]:
         """How many comments each view holds under the same filters, in one query."""
         row = session.execute(
             select(*(func.count().filter(view_condition(v)).label(v) for v in VIEWS if v != "all"),
                    func.count().label("all"))
             .select_from(Comment)
-            .where(*self._conditions(filters))
+            .where(*_filter_conditions(filters))
         ).one()  # fmt: skip
         return {v: int(getattr(row, v) or 0) for v in VIEWS}
 
