@@ -258,7 +258,7 @@
     form.dataset.busy = "1";
     const card = form.closest("li.comment");
     try {
-      const response = await fetch(form.action, {
+      const response = await fetch(new URL(form.getAttribute("action"), window.location.href), {
         method: "POST",
         body: new URLSearchParams(new FormData(form, submitter || null)),
         credentials: "same-origin",
@@ -360,6 +360,73 @@
     if (heading) heading.focus();
     return true;
   }
+
+  // The drawer's forms (note, ban, always hold, suspend, lift) post in the background too: the
+  // drawer then shows the author page the action leads to, with its notice, and the queue stays.
+  // A ban that rejected the author's held comments updates their cards here.
+  async function authorAct(form, submitter) {
+    const drawer = document.getElementById("author-drawer");
+    const body = drawer.querySelector(".drawer-body");
+    const data = new FormData(form, submitter || null);
+    const say = (text) => {
+      const note = document.createElement("p");
+      note.className = "notice warn";
+      note.setAttribute("role", "alert");
+      note.textContent = text;
+      body.prepend(note);
+      note.scrollIntoView({ block: "nearest" });
+    };
+    let response;
+    try {
+      // Read as an attribute: the form's own "action" field would shadow form.action.
+      response = await fetch(new URL(form.getAttribute("action"), window.location.href), { method: "POST", body: new URLSearchParams(data), credentials: "same-origin", headers: { Accept: "text/html" } });
+    } catch (error) {
+      say("The server could not be reached; nothing was changed. Try again.");
+      return;
+    }
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const view = page.querySelector("section.author-view");
+    if (!response.ok || !view) {
+      const why = page.querySelector("section.error p, main > p.notice");
+      say(new URL(response.url).pathname.endsWith("/login")
+        ? "Your session has ended; nothing was changed. Reload the page to sign in again."
+        : (why ? why.textContent : `The action was refused (${response.status}).`));
+      return;
+    }
+    const notices = Array.from(page.querySelectorAll("main > p.notice"), (notice) => document.adoptNode(notice));
+    body.replaceChildren(...notices, document.adoptNode(view));
+    const first = body.querySelector("p.notice") || body.querySelector("h1");
+    if (first) {
+      first.tabIndex = -1;
+      first.focus();
+    }
+    if (data.get("action") === "ban" && data.get("reject_pending") === "1" && notices.every((n) => !n.classList.contains("warn"))) {
+      rejectedWithBan(String(data.get("email") || "").trim().toLowerCase());
+    }
+    document.dispatchEvent(new CustomEvent("moderate:changed"));
+  }
+
+  function rejectedWithBan(email) {
+    const view = new URL(window.location.href).searchParams.get("view") || "pending";
+    document.querySelectorAll("li.comment[data-status=held]").forEach((card) => {
+      const link = card.querySelector("a.author-link");
+      const of = link && new URL(link.href, window.location.href).searchParams.get("email");
+      if (!of || of.trim().toLowerCase() !== email) return;
+      if (view === "all" || view === "rejected") showDecision(card, { status: "rejected", by: "you (with the ban)" });
+      else leave(card);
+    });
+    if (current && current.hidden) {
+      current = null;
+      move(0);
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || (form.getAttribute("method") || "").toLowerCase() !== "post" || !form.closest("#author-drawer .drawer-body")) return;
+    event.preventDefault();
+    authorAct(form, event.submitter);
+  });
 
   document.addEventListener("click", (event) => {
     const link = event.target instanceof Element && event.target.closest("a.author-link");
