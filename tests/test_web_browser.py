@@ -453,10 +453,8 @@ ACTIVE_CARD = "document.activeElement && document.activeElement.id"
 
 def held_comments(post, n: int) -> list[str]:
     """n held comments of the same length (so their cards are of a height), oldest first."""
-    ids = [
-        post(elapsed_ms=100, text=f"Comment number {i:02d} about the harbour works.")["id"] for i in range(n)
-    ]
-    return ids
+    text = "Comment number {:02d} about the harbour works."
+    return [post(elapsed_ms=100, text=text.format(i))["id"] for i in range(n)]
 
 
 def test_an_action_in_place_keeps_the_page_scroll_and_moves_the_highlight(page, live_url, keys, post, app):
@@ -630,10 +628,11 @@ def test_on_a_phone_hints_are_hidden_buttons_are_touch_sized_and_filters_fold(op
         "(all) => all.filter((k) => k.getClientRects().length).length"
     )
     assert page.locator("kbd").count() > 0 and shown_hints == 0
-    heights = page.locator("li.comment form.verdict button:visible").evaluate_all(
+    heights = page.locator("form.verdict button:visible, form#bulk button").evaluate_all(
         "(all) => all.map((b) => b.getBoundingClientRect().height)"
     )
-    assert len(heights) >= 6 and min(heights) >= 44
+    assert len(heights) >= 9 and min(heights) >= 44
+    assert page.locator("form#bulk > span").inner_text() == "With selected:"
     widths = page.locator("li.comment form.verdict button:visible").evaluate_all(
         "(all) => all.map((b) => b.getBoundingClientRect().width)"
     )
