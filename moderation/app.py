@@ -109,7 +109,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
 
-    store = Store(make_engine(settings.resolved_database_url))
+    store = Store(make_engine(settings.resolved_database_url), settings.key_cache_seconds)
     models = ModelHolder(settings.model_dir, on_switch=metrics.set_model_version)
     bundle = models.load()
     metrics.set_model_version(bundle.version)

@@ -96,6 +96,9 @@ class Settings:
     coral_secret: str = ""
     secret_key: str = ""
     log_level: str = "INFO"
+    # How long a worker trusts a key it has checked before looking it up again: a key revoked or
+    # moved to another site from another process (the CLI, another worker) stops working within this.
+    key_cache_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         for head in ("spam", "toxicity"):
@@ -126,6 +129,8 @@ class Settings:
             )
         if self.unverified_labels_per_day < 0:
             raise ConfigError("unverified_labels_per_day must be 0 or more")
+        if not 0 <= self.key_cache_seconds <= 60:
+            raise ConfigError("key_cache_seconds must be between 0 and 60")
         if self.max_text_length < 1:
             raise ConfigError("max_text_length must be at least 1")
 

@@ -41,6 +41,58 @@ def test_keys_round_trip_and_revocation(store):
     assert store.authenticate(secret) is None
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_revoked_elsewhere_stops_working_within_the_cache_window(database_url):
+    worker = Store(make_engine(database_url), key_cache_seconds=5.0)
+    cli = Store(make_engine(database_url))  # another process: the CLI, another worker
+    worker.clock = clock = Clock()
+    try:
+        key, secret = cli.create_key("client", "site")
+        assert worker.authenticate(secret).key_id == key.id
+        assert cli.revoke_key(key.prefix)
+        clock.now += 4.9
+        assert worker.authenticate(secret) is not None  # trusted from memory for at most 5 s
+        clock.now += 0.2
+        assert worker.authenticate(secret) is None
+    finally:
+        worker.engine.dispose()
+        cli.engine.dispose()
+
+
+def test_this_process_sees_revocation_and_site_moves_at_once(database_url):
+    worker = Store(make_engine(database_url), key_cache_seconds=60.0)
+    worker.clock = Clock()
+    try:
+        key, secret = worker.create_key("client", "site")
+        assert worker.authenticate(secret).site == f"key-{key.prefix}"
+        assert worker.set_site(key.prefix, "news desk")
+        assert worker.authenticate(secret).site == "news desk"
+        assert worker.revoke_key(key.prefix)
+        assert worker.authenticate(secret) is None
+    finally:
+        worker.engine.dispose()
+
+
+def test_without_a_cache_every_check_reads_the_database(database_url):
+    worker = Store(make_engine(database_url))
+    cli = Store(make_engine(database_url))
+    try:
+        key, secret = cli.create_key("client", "site")
+        assert worker.authenticate(secret) is not None
+        assert cli.revoke_key(key.prefix)
+        assert worker.authenticate(secret) is None
+    finally:
+        worker.engine.dispose()
+        cli.engine.dispose()
+
+
 def test_comment_is_stored_with_utc_times_and_json_fields(store):
     key, _ = store.create_key("client", "site")
     comment, created = store.insert_comment(make_comment(key.id, text="Zero\u200bwidth"))

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import update
 from werkzeug.serving import make_server
 
@@ -59,23 +60,43 @@ def live_url(app):
     thread.join(timeout=5)
 
 
-@pytest.fixture
-def page():
-    """A fresh chromium page; dialogs are recorded and dismissed, console errors kept."""
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium for the module's tests; each test gets its own context (cookies, storage)."""
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_tab(browser):
+    """Open a page in a fresh context (options as for new_context); dialogs are recorded and
+    dismissed, console errors kept. Every context is closed after the test."""
+    contexts = []
+
+    def _open(**options):
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **options})
+        contexts.append(context)
         tab = context.new_page()
         tab.dialogs = []
         tab.console_errors = []
         tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
         tab.on("console", lambda msg: msg.type == "error" and tab.console_errors.append(msg.text))
-        yield tab
+        return tab
+
+    yield _open
+    for context in contexts:
         context.close()
-        browser.close()
+
+
+@pytest.fixture
+def page(open_tab):
+    """A fresh chromium page at a desktop size."""
+    return open_tab()
 
 
 @pytest.fixture
@@ -103,15 +124,14 @@ def test_sign_in_approve_with_keyboard_and_undo(page, live_url, keys, post, app)
     assert held["decision"] == "hold"
     sign_in(page, live_url, keys["moderator"])
     item = page.locator(f"#c-{held['id']}")
-    assert item.is_visible() and "selected" in item.get_attribute("class")
-    with page.expect_navigation():
-        page.keyboard.press("a")
-    assert page.locator(f"#c-{held['id']}").count() == 0
-    assert page.get_by_text("Approved: 1 comment.").is_visible()
+    assert item.is_visible() and "current" in item.get_attribute("class")
+    page.keyboard.press("a")
+    expect(page.locator("#live .action-status")).to_have_text("Approved: 1 comment.")
+    expect(item).to_be_hidden()
     assert app.extensions["moderation"].store.get_comment(held["id"]).status == "approved"
-    with page.expect_navigation():
-        page.keyboard.press("u")
-    assert page.locator(f"#c-{held['id']}").is_visible()
+    page.keyboard.press("u")
+    expect(page.locator("#live .action-status")).to_have_text("Undone: 1 comment(s) are back in the queue.")
+    expect(item).to_be_visible()
     assert app.extensions["moderation"].store.get_comment(held["id"]).status == "held"
     assert page.console_errors == []
 
@@ -225,10 +245,10 @@ def test_changing_a_decision_an_hour_later_from_the_rejected_view(page, live_url
     assert "Rejected by test admin 1 h ago" in item.locator(".decision").inner_text()
     item.locator("summary").click()
     item.locator("textarea[name=note]").fill("a fair question, not spam")
-    with page.expect_navigation():
-        item.get_by_role("button", name="Approve").click()
-    assert page.get_by_text("Approved: 1 comment.").is_visible()
-    assert page.url.endswith("/moderate/?view=rejected") and page.locator(f"#c-{held['id']}").count() == 0
+    item.get_by_role("button", name="Approve").click()
+    expect(page.get_by_text("Approved: 1 comment.")).to_be_visible()
+    # Approved is no longer in the rejected view: the card leaves it, without a reload.
+    assert page.url.endswith("/moderate/?view=rejected") and item.is_hidden()
     assert store.get_comment(held["id"]).status == "approved"
     audit = app.extensions["moderation"].queue.audit(held["id"])
     assert [(a["from_status"], a["to_status"], a["by"], a["note"]) for a in audit][-1] == (
@@ -259,11 +279,10 @@ def test_reported_queue_shows_the_report_and_rejecting_resolves_it(page, live_ur
     assert reports.locator("q").inner_text() == "The date is wrong <b>again</b>"
     item.locator("summary").click()
     item.locator("select[name=reason]").select_option("off_topic")
-    with page.expect_navigation():
-        item.get_by_role("button", name="Reject with this reason").click()
-    assert page.get_by_text("Rejected (off topic): 1 comment.").is_visible()
-    assert page.locator(f"#c-{published['id']}").count() == 0
-    assert page.get_by_role("link", name="Reported 0").is_visible()
+    item.get_by_role("button", name="Reject with this reason").click()
+    expect(page.get_by_text("Rejected (off topic): 1 comment.")).to_be_visible()
+    expect(item).to_be_hidden()
+    expect(page.get_by_role("link", name="Reported 0")).to_be_visible()
     stored = app.extensions["moderation"].store.get_comment(published["id"])
     assert (stored.status, stored.review_reason) == ("rejected", "off_topic")
     assert page.console_errors == []
@@ -371,11 +390,16 @@ def test_author_drawer_opens_from_a_card_and_bans_from_it(page, live_url, keys, 
     drawer.get_by_text("Ban…").click()
     drawer.locator("textarea[name=reason]").first.fill("Spam ring")
     drawer.locator("select[name=ip]").select_option("198.51.100.7")
-    with page.expect_navigation():
-        drawer.get_by_role("button", name="Ban ring@example.org").click()
-    assert page.get_by_text("Banned: ring@example.org; 1 held comment(s) rejected.").is_visible()
-    assert page.locator(".badge.in-force.ban").is_visible()
+    page.evaluate("window.notReloaded = true")
+    drawer.get_by_role("button", name="Ban ring@example.org").click()
+    # Done in the drawer, in place: it shows the author page with the notice; the queue stays.
+    expect(drawer.get_by_text("Banned: ring@example.org; 1 held comment(s) rejected.")).to_be_visible()
+    assert drawer.locator(".badge.in-force.ban").is_visible()
     assert app.extensions["moderation"].store.get_comment(held["id"]).status == "rejected"
+    assert page.evaluate("window.notReloaded") is True
+    page.keyboard.press("Escape")
+    expect(page.locator(f"#c-{held['id']}")).to_be_hidden()
+    expect(page.locator("nav.views a[aria-current=page] b")).to_have_text("0")
     again = post(email="ring@example.org", text="A new and clean remark.")
     assert again["reason"]["code"] == "blocked_author"
     assert page.console_errors == []
@@ -384,8 +408,6 @@ def test_author_drawer_opens_from_a_card_and_bans_from_it(page, live_url, keys, 
 def test_live_update_announces_a_new_comment_and_marks_a_colleagues_decision(
     page, live_url, keys, post, app, client
 ):
-    from playwright.sync_api import expect
-
     app.config["MODERATE_POLL_SECONDS"] = 0.3
     first, second = post(elapsed_ms=100), post(elapsed_ms=100)
     sign_in(page, live_url, keys["moderator"])
@@ -422,6 +444,221 @@ def test_live_update_announces_a_new_comment_and_marks_a_colleagues_decision(
     assert page.locator(f"#c-{first['id']}").count() == 0
     assert prompt.is_hidden()
     assert page.console_errors == []
+
+
+# --- acting in place, keyboard and focus, the phone layout, no script -----------------------------
+
+ACTIVE_CARD = "document.activeElement && document.activeElement.id"
+
+
+def held_comments(post, n: int) -> list[str]:
+    """n held comments of the same length (so their cards are of a height), oldest first."""
+    text = "Comment number {:02d} about the harbour works."
+    return [post(elapsed_ms=100, text=text.format(i))["id"] for i in range(n)]
+
+
+def test_an_action_in_place_keeps_the_page_scroll_and_moves_the_highlight(page, live_url, keys, post, app):
+    ids = held_comments(post, 9)
+    sign_in(page, live_url, keys["moderator"])
+    assert (
+        page.locator("form.filters").is_visible() and page.locator("details.filter-box > summary").is_hidden()
+    )
+    page.evaluate("window.notReloaded = 'still here'")
+    for _ in range(4):
+        page.keyboard.press("j")
+    assert page.evaluate(ACTIVE_CARD) == f"c-{ids[4]}"
+    scrolled = page.evaluate("window.scrollY")
+    assert scrolled > 0, "the fifth card is below the first screen"
+    top = page.locator(f"#c-{ids[4]}").evaluate("(card) => card.getBoundingClientRect().top")
+    page.keyboard.press("a")
+    expect(page.locator(f"#c-{ids[4]}")).to_be_hidden()
+    expect(page.locator("nav.views a[aria-current=page] b")).to_have_text("8")
+    expect(page.locator("h1.page-title span")).to_have_text("(8)")
+    assert page.evaluate("window.notReloaded") == "still here"
+    # No jump: the page is still scrolled down, and the next card is where the decided one was.
+    assert page.evaluate("window.scrollY") >= scrolled
+    now = page.locator(f"#c-{ids[5]}").evaluate("(card) => card.getBoundingClientRect().top")
+    assert abs(now - top) < 1, (now, top)  # scrolling is in whole pixels
+    # The next card is highlighted and focused, and the keys now act on it.
+    assert page.evaluate(ACTIVE_CARD) == f"c-{ids[5]}"
+    assert "current" in page.locator(f"#c-{ids[5]}").get_attribute("class")
+    store = app.extensions["moderation"].store
+    assert [store.get_comment(i).status for i in ids[3:6]] == ["held", "approved", "held"]
+    page.keyboard.press("s")
+    expect(page.locator(f"#c-{ids[5]}")).to_be_hidden()
+    assert store.get_comment(ids[5]).status == "rejected"
+    assert page.evaluate(ACTIVE_CARD) == f"c-{ids[6]}"
+    assert page.evaluate("window.notReloaded") == "still here"
+    assert page.console_errors == []
+
+
+def test_in_the_all_view_the_card_stays_and_shows_its_new_status(page, live_url, keys, post, app):
+    first, second = held_comments(post, 2)
+    sign_in(page, live_url, keys["moderator"])
+    page.goto(f"{live_url}/moderate/?view=all")
+    card = page.locator(f"#c-{first}")
+    card.locator("summary").click()
+    card.locator("textarea[name=note]").fill("<img src=x onerror=alert(5)> looks fine")
+    card.get_by_role("button", name="Approve").click()
+    expect(card.locator("p.decision")).to_have_text(
+        "Approved by test moderator just now · note: <img src=x onerror=alert(5)> looks fine"
+    )
+    assert card.is_visible() and card.get_attribute("data-status") == "approved"
+    assert card.locator("input[name=seen]").first.get_attribute("value") == f"{first}:approved"
+    assert page.evaluate(ACTIVE_CARD) == f"c-{second}"
+    assert page.locator("main img").count() == 0 and page.dialogs == []
+    assert app.extensions["moderation"].store.get_comment(first).status == "approved"
+    assert page.console_errors == []
+
+
+def test_x_on_two_cards_then_a_approves_both(page, live_url, keys, post, app):
+    ids = held_comments(post, 3)
+    sign_in(page, live_url, keys["moderator"])
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    for comment_id in ids[:2]:
+        card = page.locator(f"#c-{comment_id}")
+        assert "selected" in card.get_attribute("class")
+        assert card.locator(".selected-mark").inner_text() == "✓ Selected"
+        assert card.locator(".selected-mark").is_visible()
+    assert page.locator(f"#c-{ids[2]} .selected-mark").is_hidden()
+    page.keyboard.press("a")
+    expect(page.locator("#live .action-status")).to_have_text("Approved: 2 comments.")
+    expect(page.locator(f"#c-{ids[0]}")).to_be_hidden()
+    expect(page.locator(f"#c-{ids[1]}")).to_be_hidden()
+    store = app.extensions["moderation"].store
+    assert [store.get_comment(i).status for i in ids] == ["approved", "approved", "held"]
+    assert page.evaluate(ACTIVE_CARD) == f"c-{ids[2]}"
+    # With the selection gone, the next key acts on the current card only.
+    page.keyboard.press("u")
+    expect(page.locator(f"#c-{ids[0]}")).to_be_visible()
+    assert [store.get_comment(i).status for i in ids] == ["held", "held", "held"]
+    assert page.console_errors == []
+
+
+def test_keys_are_ignored_while_the_help_is_open_and_focus_stays_in_it(page, live_url, keys, post, app):
+    first, second = held_comments(post, 2)
+    sign_in(page, live_url, keys["moderator"])
+    reviews = []
+    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/review") and reviews.append(r.url))
+    page.keyboard.press("?")
+    help_dialog = page.locator("#help")
+    expect(help_dialog).to_be_visible()
+    assert page.evaluate("document.activeElement.closest('#help') !== null")
+    for key in ("a", "j", "x", "Tab", "Tab", "Shift+Tab", "Tab"):
+        page.keyboard.press(key)
+        assert page.evaluate("document.activeElement.closest('#help') !== null"), key
+    assert page.locator(f"#c-{first} input[type=checkbox]").is_checked() is False
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
+    assert page.evaluate(ACTIVE_CARD) == f"c-{first}"
+    page.keyboard.press("a")
+    expect(page.locator(f"#c-{first}")).to_be_hidden()
+    store = app.extensions["moderation"].store
+    assert (store.get_comment(first).status, store.get_comment(second).status) == ("approved", "held")
+    assert len(reviews) == 1
+    assert page.console_errors == []
+
+
+def test_clicking_or_tabbing_into_a_card_makes_it_the_focused_and_highlighted_one(
+    page, live_url, keys, post, app
+):
+    ids = held_comments(post, 3)
+    sign_in(page, live_url, keys["moderator"])
+    page.locator(f"#c-{ids[1]} p.text").click()
+    assert page.evaluate(ACTIVE_CARD) == f"c-{ids[1]}"
+    classes = [page.locator(f"#c-{i}").get_attribute("class") for i in ids]
+    assert ["current" in c.split() for c in classes] == [False, True, False]
+    assert [page.locator(f"#c-{i}").get_attribute("tabindex") for i in ids] == ["-1", "0", "-1"]
+    # Focus inside a card (a button reached with Tab) also makes it the current card.
+    page.locator(f"#c-{ids[2]} button.spam").focus()
+    assert "current" in page.locator(f"#c-{ids[2]}").get_attribute("class").split()
+    assert "current" not in page.locator(f"#c-{ids[1]}").get_attribute("class").split()
+    page.keyboard.press("a")
+    expect(page.locator(f"#c-{ids[2]}")).to_be_hidden()
+    store = app.extensions["moderation"].store
+    assert [store.get_comment(i).status for i in ids] == ["held", "held", "approved"]
+    assert page.evaluate(ACTIVE_CARD) == f"c-{ids[1]}"
+    assert page.console_errors == []
+
+
+def test_errors_of_an_action_are_shown_in_the_card_as_text(page, live_url, keys, post, app, client):
+    taken, forged, last = held_comments(post, 3)
+    sign_in(page, live_url, keys["moderator"])
+    decided = client.post(
+        f"/v1/comments/{taken}/review", json={"action": "approve"}, headers=auth(keys["admin"])
+    )
+    assert decided.status_code == 200
+    page.keyboard.press("s")
+    error = page.locator(f"#c-{taken} p.action-error")
+    expect(error).to_have_text("Someone else reviewed this comment first; reload to see their decision.")
+    assert page.locator(f"#c-{taken}").is_visible()
+    # A stale security token: refused, said in the card.
+    page.locator(f"#c-{forged} input[name=csrf_token]").evaluate("(input) => { input.value = 'forged'; }")
+    page.locator(f"#c-{forged} p.text").click()
+    page.keyboard.press("a")
+    expect(page.locator(f"#c-{forged} p.action-error")).to_contain_text("security token did not match")
+    # Signed out elsewhere: nothing changes, and the page says how to sign in again.
+    other = page.context.request.post(
+        f"{live_url}/moderate/logout",
+        form={"csrf_token": page.locator("form.signout input[name=csrf_token]").get_attribute("value")},
+        max_redirects=0,
+    )
+    assert other.status == 303
+    page.locator(f"#c-{last} p.text").click()
+    page.keyboard.press("a")
+    expect(page.locator("#live .action-status")).to_contain_text(
+        "Your session has ended; nothing was changed."
+    )
+    store = app.extensions["moderation"].store
+    assert [store.get_comment(i).status for i in (taken, forged, last)] == ["approved", "held", "held"]
+    # The browser logs each refused request; nothing else went wrong.
+    assert page.console_errors == [
+        f"Failed to load resource: the server responded with a status of {status}"
+        for status in ("409 (CONFLICT)", "400 (BAD REQUEST)", "401 (UNAUTHORIZED)")
+    ]
+
+
+def test_on_a_phone_hints_are_hidden_buttons_are_touch_sized_and_filters_fold(open_tab, live_url, keys, post):
+    held_comments(post, 2)
+    page = open_tab(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    sign_in(page, live_url, keys["moderator"])
+    shown_hints = page.locator("kbd").evaluate_all(
+        "(all) => all.filter((k) => k.getClientRects().length).length"
+    )
+    assert page.locator("kbd").count() > 0 and shown_hints == 0
+    heights = page.locator("form.verdict button:visible, form#bulk button").evaluate_all(
+        "(all) => all.map((b) => b.getBoundingClientRect().height)"
+    )
+    assert len(heights) >= 9 and min(heights) >= 44
+    assert page.locator("form#bulk > span").inner_text() == "With selected:"
+    widths = page.locator("li.comment form.verdict button:visible").evaluate_all(
+        "(all) => all.map((b) => b.getBoundingClientRect().width)"
+    )
+    assert min(widths) >= 44
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator("form.filters").is_hidden()
+    page.locator("details.filter-box > summary").click()
+    assert page.locator("form.filters input[name=q]").is_visible()
+    assert page.console_errors == []
+
+
+def test_without_javascript_the_forms_post_and_the_page_reloads(open_tab, live_url, keys, post, app):
+    first, second = held_comments(post, 2)
+    page = open_tab(java_script_enabled=False)
+    sign_in(page, live_url, keys["moderator"])
+    assert page.locator("form.undo").is_hidden()
+    with page.expect_navigation():
+        page.locator(f"#c-{first}").get_by_role("button", name="Approve").click()
+    assert page.get_by_text("Approved: 1 comment.").is_visible()
+    assert page.locator(f"#c-{first}").count() == 0 and page.locator(f"#c-{second}").is_visible()
+    store = app.extensions["moderation"].store
+    assert store.get_comment(first).status == "approved"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Undo").click()
+    assert page.get_by_text("Undone: 1 comment(s) are back in the queue.").is_visible()
+    assert store.get_comment(first).status == "held"
 
 
 def test_marks_name_themselves_and_live_counts_count_a_comment_with_two_reasons_once(

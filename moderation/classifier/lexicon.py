@@ -11,6 +11,7 @@ on "pakistan".
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 OBSCENE = (
     "fuck*", "fck*", "fuk*", "fuq*", "motherfuck*", "shit*", "bullshit*", "crap", "crappy", "piss",
@@ -296,6 +297,12 @@ def _listed_form(word: str) -> bool:
     return word in _GLUABLE or any(word.endswith(e) and word[: -len(e)] in _GLUABLE for e in _ENDINGS)
 
 
+@lru_cache(maxsize=65536)
+def _repaired_word(word: str) -> str | None:
+    # Per word, cached: a comment's words are mostly the language's common ones, seen before.
+    return _misspelled(word) or _unglued(word)
+
+
 def repair_disguises(folded: str) -> str:
     """Put back listed words written with a letter dropped or swapped, split or glued to a neighbour.
 
@@ -327,7 +334,7 @@ def repair_disguises(folded: str) -> str:
         ):
             replacement, end, skip = word + following.group(), following.end(), True
         else:
-            replacement = _misspelled(word) or _unglued(word)
+            replacement = _repaired_word(word)
         if replacement is not None:
             out.append(folded[position : match.start()])
             out.append(replacement)

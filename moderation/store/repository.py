@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -24,6 +25,8 @@ ROLES = ("client", "moderator", "admin")
 TRUSTED, UNVERIFIED, CONFIRMED, DISCARDED = "trusted", "unverified", "confirmed", "discarded"
 LABEL_TRUST = (TRUSTED, UNVERIFIED, CONFIRMED, DISCARDED)
 KEY_PREFIX = "mk"
+# Authenticated keys kept in memory per process at most (see Store.key_cache_seconds).
+_KEY_CACHE_SIZE = 1024
 
 
 def utcnow() -> datetime:
@@ -136,9 +139,15 @@ class CommentRow(SimpleNamespace):
 class Store:
     """All reads and writes of the service, one short transaction each."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, key_cache_seconds: float = 0.0) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # Keys that authenticated, by digest of the presented key: (principal, checked at). A key
+        # revoked or moved to another site by another process is seen within key_cache_seconds;
+        # by this process (revoke_key, set_site) at once. 0 looks every key up every time.
+        self.key_cache_seconds = key_cache_seconds
+        self._keys: dict[bytes, tuple[Principal, float]] = {}
+        self.clock = time.monotonic
 
     def ping(self) -> None:
         """Raise when the database cannot answer a trivial query."""
@@ -174,6 +183,10 @@ class Store:
         if len(parts) != 3 or parts[0] != KEY_PREFIX:
             return None
         _, prefix, secret = parts
+        digest = hashlib.sha256(presented.encode()).digest()
+        cached = self._keys.get(digest)
+        if cached is not None and self.clock() - cached[1] < self.key_cache_seconds:
+            return cached[0]
         with self.engine.connect() as connection:
             key = connection.execute(_KEY_BY_PREFIX, {"prefix": prefix}).first()
         # Compare even when the prefix is unknown, so timing does not tell which prefixes exist.
@@ -182,7 +195,12 @@ class Store:
             return None
         if key.revoked_at is not None:
             return None
-        return Principal(key.id, key.name, key.role, key.site)
+        principal = Principal(key.id, key.name, key.role, key.site)
+        if self.key_cache_seconds > 0:
+            if len(self._keys) >= _KEY_CACHE_SIZE:
+                self._keys.clear()
+            self._keys[digest] = (principal, self.clock())
+        return principal
 
     def principal(self, key_id: int) -> Principal | None:
         """Return the principal of an active key by id (for sessions that remember only the id)."""
@@ -198,7 +216,8 @@ class Store:
             if key is None or key.revoked_at is not None:
                 return False
             key.revoked_at = utcnow()
-            return True
+        self._keys.clear()
+        return True
 
     def set_site(self, prefix: str, site: str) -> bool:
         """Move a key to another site (to link keys created before sites, or separate them again)."""
@@ -210,7 +229,8 @@ class Store:
             if key is None:
                 return False
             key.site = site
-            return True
+        self._keys.clear()
+        return True
 
     def list_keys(self) -> list[ApiKey]:
         with self.sessions() as session:

@@ -135,15 +135,18 @@ def _setup(state: BlueprintSetupState) -> None:
 
 @bp.before_request
 def _guard() -> Response | None:
-    if request.method == "POST":
-        require_csrf()
     if request.endpoint in PUBLIC_ENDPOINTS:
+        if request.method == "POST":
+            require_csrf()
         return None
     principal = signed_in_principal()
-    if principal is None and request.endpoint == "web.updates":
+    if principal is None and (request.endpoint == "web.updates" or wants_json()):
         # The page's script asks in the background: a redirect to the sign-in form would be no answer.
+        # Asked before the CSRF check, whose token went with the session, so the answer says why.
         message = "You are signed out. Sign in again to keep the queue up to date."
         return _no_store(jsonify({"error": "signed_out", "message": message})), 401
+    if request.method == "POST":
+        require_csrf()
     if principal is None:
         return redirect(url_for("web.login"), code=303)
     g.principal = principal
@@ -159,8 +162,16 @@ def _headers(response: Response) -> Response:
 
 
 @bp.errorhandler(HTTPException)
-def _error(error: HTTPException) -> tuple[str, int]:
+def _error(error: HTTPException) -> Any:
+    if wants_json():
+        body = {"error": (error.name or "error").lower().replace(" ", "_"), "message": error.description}
+        return _no_store(jsonify(body)), error.code or 500
     return render_template("moderate/error.html", error=error), error.code or 500
+
+
+def wants_json() -> bool:
+    """Whether the page's script sent this request (Accept: application/json) rather than a form post."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
 
 
 @bp.context_processor
@@ -416,59 +427,105 @@ def _back() -> Response:
 
 
 @bp.post("/review")
-def review() -> Response:
+def review() -> Any:
     """Apply one verdict to one comment or to every selected comment, first decision or a change.
 
     Each card says which status the moderator saw (`seen`: "id:status"); the decision applies only
     if the comment still has it, so a colleague's change in between is never overwritten unseen.
+    The page's script asks for the answer as JSON (Accept: application/json) and updates the card
+    in place; a plain form post gets the same outcome as notices on the queue it came from.
     """
+    return _answer(_review())
+
+
+def _answer(outcome: dict[str, Any]) -> Any:
+    """An action's outcome: JSON for the page's script, else its notices and a redirect back."""
+    if wants_json():
+        status = outcome.pop("status", 200)
+        return _no_store(jsonify(outcome)), status
+    for message in outcome["messages"]:
+        flash(message["text"], message["level"])
+    return _back()
+
+
+def _outcome(status: int = 200) -> dict[str, Any]:
+    return {"status": status, "messages": [], "done": [], "taken": [], "missing": [], "undo_seconds": 0}
+
+
+def _say(outcome: dict[str, Any], level: str, text: str) -> dict[str, Any]:
+    outcome["messages"].append({"level": level, "text": text})
+    return outcome
+
+
+def _back_view() -> str:
+    """The view the form came from (its `back` arguments), "pending" when it names none."""
+    pairs = parse_qsl(request.form.get("back", ""), max_num_fields=len(FILTER_ARGS))
+    view = dict(pairs).get("view", "pending")
+    return view if view in VIEWS else "pending"
+
+
+def _review() -> dict[str, Any]:
     label = request.form.get("label", "")
     ids = list(dict.fromkeys(i for i in request.form.getlist("id") if 0 < len(i) <= 32))[:PAGE_SIZE]
     if label not in VERDICTS:
-        flash("Choose approve, spam, toxic or reject with a reason.", "warn")
-        return _back()
+        return _say(_outcome(400), "warn", "Choose approve, spam, toxic or reject with a reason.")
     if not ids:
-        flash("Select at least one comment first.", "warn")
-        return _back()
+        return _say(_outcome(400), "warn", "Select at least one comment first.")
     action, done = VERDICTS[label]
     note = (request.form.get("note") or "").strip()[:2000] or None
     reason = None
     if label == "reject":
         reason = request.form.get("reason", "")
         if reason not in REJECT_REASONS:
-            flash("Choose a reason for the rejection.", "warn")
-            return _back()
+            return _say(_outcome(400), "warn", "Choose a reason for the rejection.")
         if reason == "other" and note is None:
-            flash("Say why in the note when the reason is other.", "warn")
-            return _back()
+            return _say(_outcome(400), "warn", "Say why in the note when the reason is other.")
         label = reason if reason in ("spam", "toxic") else "other"
         done = f"Rejected ({REJECT_REASON_NAMES[reason].split(' (')[0].lower()})"
     seen = _seen_statuses(request.form.getlist("seen"))
-    reviewed: list[str] = []
-    taken = missing = 0
+    view = _back_view()
+    outcome = _outcome()
     for comment_id in ids:
         try:
-            _queue().review(g.principal, comment_id, action, label, note, reason, seen.get(comment_id))
-            reviewed.append(comment_id)
+            comment = _queue().review(
+                g.principal, comment_id, action, label, note, reason, seen.get(comment_id)
+            )
         except ReviewError as exc:
-            if exc.status == 409:
-                taken += 1
-            else:
-                missing += 1
+            outcome["taken" if exc.status == 409 else "missing"].append(comment_id)
+            continue
+        outcome["done"].append(
+            {
+                "id": comment_id,
+                "status": comment.status,
+                # Whether the comment still belongs in the view the moderator is looking at.
+                "stays": view == "all" or view == comment.status,
+                "by": g.principal.name,
+                "reason": REJECT_REASON_NAMES[comment.review_reason].split(" (")[0]
+                if comment.status == "rejected" and comment.review_reason in REJECT_REASON_NAMES
+                else None,
+                "note": comment.review_note,
+            }
+        )
+    reviewed = [entry["id"] for entry in outcome["done"]]
     if reviewed:
         session["last"] = {"ids": reviewed, "label": label, "at": time.time()}
+        outcome["undo_seconds"] = UNDO_SECONDS
         noun = "comment" if len(reviewed) == 1 else "comments"
-        flash(f"{done}: {len(reviewed)} {noun}.", "ok")
-    if taken:
-        flash(
-            "Someone else reviewed this comment first; reload to see their decision."
-            if taken == 1 and len(ids) == 1
-            else f"{taken} of the selected comments had already been reviewed by someone else.",
+        _say(outcome, "ok", f"{done}: {len(reviewed)} {noun}.")
+    if outcome["taken"]:
+        _say(
+            outcome,
             "warn",
+            "Someone else reviewed this comment first; reload to see their decision."
+            if len(outcome["taken"]) == 1 and len(ids) == 1
+            else f"{len(outcome['taken'])} of the selected comments had already been reviewed "
+            "by someone else.",
         )
-    if missing:
-        flash(f"{missing} comment(s) no longer exist.", "warn")
-    return _back()
+    if outcome["missing"]:
+        _say(outcome, "warn", f"{len(outcome['missing'])} comment(s) no longer exist.")
+    if not reviewed:
+        outcome["status"] = 409 if outcome["taken"] else 404
+    return outcome
 
 
 def _seen_statuses(pairs: list[str]) -> dict[str, str]:
@@ -482,26 +539,39 @@ def _seen_statuses(pairs: list[str]) -> dict[str, str]:
 
 
 @bp.post("/undo")
-def undo() -> Response:
+def undo() -> Any:
     """Take back this moderator's last action within the undo window: each comment is as it was."""
+    return _answer(_undo())
+
+
+def _undo() -> dict[str, Any]:
     last = _last_action()
     session.pop("last", None)
     if last is None:
-        flash(
-            f"Nothing to undo: only the last action of the past {UNDO_SECONDS} seconds can be undone.", "warn"
+        return _say(
+            _outcome(409),
+            "warn",
+            f"Nothing to undo: only the last action of the past {UNDO_SECONDS} seconds can be undone.",
         )
-        return _back()
-    restored = failed = 0
+    outcome = _outcome()
     held = True
     for comment_id in last["ids"]:
         try:
-            held = _queue().undo(g.principal, comment_id).status == "held" and held
-            restored += 1
+            comment = _queue().undo(g.principal, comment_id)
         except ReviewError:
-            failed += 1
-    if restored:
+            outcome["missing"].append(comment_id)
+            continue
+        held = comment.status == "held" and held
+        outcome["done"].append({"id": comment_id, "status": comment.status})
+    if outcome["done"]:
         where = "back in the queue" if held else "back as they were before"
-        flash(f"Undone: {restored} comment(s) are {where}.", "ok")
-    if failed:
-        flash(f"{failed} comment(s) could not be put back (the undo window had passed).", "warn")
-    return _back()
+        _say(outcome, "ok", f"Undone: {len(outcome['done'])} comment(s) are {where}.")
+    else:
+        outcome["status"] = 409
+    if outcome["missing"]:
+        _say(
+            outcome,
+            "warn",
+            f"{len(outcome['missing'])} comment(s) could not be put back (the undo window had passed).",
+        )
+    return outcome
