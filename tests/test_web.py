@@ -491,6 +491,31 @@ def test_function_words_are_never_evidence(terms, expected):
     assert evidence_terms(evidence) == expected
 
 
+def test_words_behind_a_word_list_count_are_evidence_and_weak_terms_are_not():
+    evidence = {
+        "terms": {
+            "toxicity": [
+                {"term": "structure:lexicon_insult", "kind": "structure", "weight": 3.0},
+                {"term": "idiot", "kind": "listed", "weight": 3.0, "feature": "structure:lexicon_insult"},
+                {"term": "scum", "kind": "word", "weight": 0.9},
+                {"term": "minister", "kind": "word", "weight": 0.2},  # under a tenth of 3.0
+            ]
+        }
+    }
+    assert evidence_terms(evidence) == {"idiot": "toxic", "scum": "toxic"}
+
+
+def test_the_model_names_the_listed_words_behind_its_counts(app):
+    """The real model explains an insult by its word-list count; the listed words come with it."""
+    bundle = app.extensions["moderation"].models.get()
+    analysis = bundle.analyze("Anyone who still believes this minister is an idiot. Pathetic reporting.")
+    toxicity = analysis.explain()["toxicity"]
+    listed = {entry["term"] for entry in toxicity if entry["kind"] == "listed"}
+    assert {"idiot", "pathetic"} <= listed
+    assert all(entry["feature"].startswith("structure:") for entry in toxicity if entry["kind"] == "listed")
+    assert {"idiot", "pathetic"} <= set(evidence_terms({"terms": {"toxicity": toxicity}}))
+
+
 def test_only_http_links_are_openable():
     assert openable("https://example.org/x") and not openable("javascript:alert(1)")
     assert not openable("data:text/html,<script>") and not openable(None)

@@ -21,7 +21,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from moderation.classifier.features import GROUP_PLACEHOLDER, PreparedRecord, Record, clause_parts, prepare
+from moderation.classifier.features import (
+    GROUP_PLACEHOLDER,
+    PreparedRecord,
+    Record,
+    clause_parts,
+    listed_words,
+    prepare,
+)
 from moderation.classifier.modelfile import (
     LEGACY_FILE,
     MODEL_FILES,
@@ -303,7 +310,8 @@ class ModelBundle:
         """
         prepared = record if isinstance(record, PreparedRecord) else prepare(record)
         columns, values = self.fast.features(prepared)
-        analysis = Analysis(self, columns, values, self.fast.probabilities(columns, values))
+        scores = self.fast.probabilities(columns, values)
+        analysis = Analysis(self, columns, values, scores, folded=prepared.folded)
         for part in clause_parts(prepared):
             part_columns, part_values = self.fast.features(part)
             for head, score in self.fast.probabilities(part_columns, part_values).items():
@@ -331,6 +339,7 @@ class Analysis:
     scores: dict[str, float]
     # Per head, the features of the clause that gave its score when that was not the whole comment.
     evidence: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    folded: str = ""  # the comment's folded text: where the words behind a word-list feature are
 
     def explain(self, top: int = 8) -> dict[str, list[dict[str, Any]]]:
         """Return, per head, the features that pushed the score up the most."""
@@ -346,7 +355,14 @@ class Analysis:
                     break
                 kind, _, term = str(names[columns[j]]).partition("__")
                 term = term.replace(GROUP_PLACEHOLDER, "<group name>")
-                terms.append({"term": term, "kind": kind, "weight": round(float(contributions[j]), 4)})
+                weight = round(float(contributions[j]), 4)
+                terms.append({"term": term, "kind": kind, "weight": weight})
+                if kind == "structure":
+                    # A count of our lists' words: name the words too, with the count's weight.
+                    terms.extend(
+                        {"term": word, "kind": "listed", "weight": weight, "feature": term}
+                        for word in listed_words(self.folded, term.removeprefix("structure:"))
+                    )
             result[head] = terms
         return result
 

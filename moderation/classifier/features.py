@@ -259,6 +259,28 @@ def said_lexicon_counts(folded: str) -> tuple[int, ...]:
     return tuple(said.values())
 
 
+# The structural features that count words of our lists, and the lists they count: an explanation
+# that names such a feature also names the words (a moderator sees "idiot" marked, not a count).
+_LISTED_FEATURES = {
+    "lexicon_obscene": (PATTERNS["obscene"],),
+    "lexicon_insult": (PATTERNS["insult"],),
+    "lexicon_threat": (PATTERNS["threat"],),
+    "group_hostile": (HOSTILE_PATTERN,),
+    "group_hostile_adjacent": (HOSTILE_PATTERN,),
+    "abuse_aimed": (PATTERNS["obscene"], PATTERNS["insult"]),
+}
+
+
+def listed_words(folded: str, feature: str) -> list[str]:
+    """The words of our lists behind a structural feature, as they occur in the folded text
+    (first occurrence order, each once); [] for a feature that counts no list."""
+    found: dict[str, None] = {}
+    for pattern in _LISTED_FEATURES.get(feature, ()):
+        for match in pattern.finditer(folded):
+            found.setdefault(match.group().strip(), None)
+    return list(found)
+
+
 def abuse_aimed(folded: str) -> int:
     """Count swearing and insults aimed at the reader or a group ("you fucking idiot", "fuck you")."""
     return len(_AIMED.findall(_model_text(folded, True, False)))

@@ -15,6 +15,8 @@ from moderation.pipeline.normalize import clean, compact, fold, fold_term
 
 _LINK = re.compile(r"\bhttps?://[^\s<>\"']+", re.IGNORECASE)
 MIN_TERM_LENGTH = 3
+# A model term is marked only when it weighs at least this share of its head's strongest term.
+MIN_SHARE = 0.1
 HEAD_CLASSES = {"spam": "spam", "toxicity": "toxic"}
 # What each highlight means, in the legend and on every mark (its title and text for screen readers).
 MARK_NAMES = {
@@ -91,14 +93,25 @@ def evidence_terms(
     for head, css in HEAD_CLASSES.items():
         if float(scores.get(head, 1.0)) < floors.get(head, 0.0):
             continue
-        for entry in (evidence.get("terms") or {}).get(head, []) or []:
-            # Character n-grams and structural features are not words a moderator can see in the text.
-            if not isinstance(entry, Mapping) or entry.get("kind") != "word":
+        entries = [e for e in (evidence.get("terms") or {}).get(head, []) or [] if isinstance(e, Mapping)]
+        strongest = max((_weight(e) for e in entries), default=0.0)
+        for entry in entries:
+            # Character n-grams and structural features are not words a moderator can see in the
+            # text; the words of our lists behind a structural feature ("listed") are. A term that
+            # weighs less than a tenth of the strongest explains little of the score.
+            if entry.get("kind") not in ("word", "listed") or _weight(entry) < MIN_SHARE * strongest:
                 continue
             term = content_words(str(entry.get("term", "")))
             if len(term) >= MIN_TERM_LENGTH:
                 terms.setdefault(term, css)
     return terms
+
+
+def _weight(entry: Mapping[str, Any]) -> float:
+    try:
+        return float(entry.get("weight", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def content_words(term: str) -> str:
