@@ -405,6 +405,34 @@ def test_author_drawer_opens_from_a_card_and_bans_from_it(page, live_url, keys, 
     assert page.console_errors == []
 
 
+def test_screenshot_of_the_author_drawer(page, live_url, keys, post, app, tmp_path):
+    """An author with a history; MODERATION_SCREENSHOT=1 also refreshes docs/author-drawer.png."""
+    target = os.environ.get("MODERATION_SCREENSHOT")
+    path = tmp_path / "author-drawer.png"
+    if target:
+        path = (
+            ROOT / "docs" / "author-drawer.png"
+            if target == "1"
+            else Path(target).with_name("author-drawer.png")
+        )
+    author = {"name": "Vic Harlan", "email": "vic.harlan@example.net"}
+    post(**author, text="Good summary of the procurement row, thanks.", elapsed_ms=40000, ip="203.0.113.9")
+    post(**author, text="The committee dodged the question about the tanker contract again.",
+         elapsed_ms=52000, ip="203.0.113.9", post_id="tanker-deal")  # fmt: skip
+    held = post(**author, text="Anyone who still defends this minister is a pathetic idiot. Shut up.",
+                elapsed_ms=900, ip="198.51.100.77", post_id="budget-vote")  # fmt: skip
+    assert held["decision"] in ("hold", "reject")
+    sign_in(page, live_url, keys["moderator"])
+    page.goto(f"{live_url}/moderate?view=all")
+    page.locator(f"#c-{held['id']} a.author-link.author").click()
+    drawer = page.locator("#author-drawer")
+    drawer.locator("h1").wait_for()
+    text = drawer.inner_text()
+    assert "vic.harlan@example.net" in text and "198.51.100.77" in text and "203.0.113.9" in text
+    page.screenshot(path=str(path), full_page=False)
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
 def test_live_update_announces_a_new_comment_and_marks_a_colleagues_decision(
     page, live_url, keys, post, app, client
 ):

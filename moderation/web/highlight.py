@@ -93,13 +93,17 @@ def evidence_terms(
     for head, css in HEAD_CLASSES.items():
         if float(scores.get(head, 1.0)) < floors.get(head, 0.0):
             continue
-        entries = [e for e in (evidence.get("terms") or {}).get(head, []) or [] if isinstance(e, Mapping)]
+        # Character n-grams and structural features are not words a moderator can see in the
+        # text; the words of our lists behind a structural feature ("listed") are. A word that
+        # weighs less than a tenth of the strongest such word explains little of the score.
+        entries = [
+            e
+            for e in (evidence.get("terms") or {}).get(head, []) or []
+            if isinstance(e, Mapping) and e.get("kind") in ("word", "listed")
+        ]
         strongest = max((_weight(e) for e in entries), default=0.0)
         for entry in entries:
-            # Character n-grams and structural features are not words a moderator can see in the
-            # text; the words of our lists behind a structural feature ("listed") are. A term that
-            # weighs less than a tenth of the strongest explains little of the score.
-            if entry.get("kind") not in ("word", "listed") or _weight(entry) < MIN_SHARE * strongest:
+            if _weight(entry) < MIN_SHARE * strongest:
                 continue
             term = content_words(str(entry.get("term", "")))
             if len(term) >= MIN_TERM_LENGTH:
