@@ -136,6 +136,7 @@ def test_a_small_streamed_run_writes_a_verified_model_that_separates_spam(runner
     assert manifest["examples"]["distinct"] == distinct
     assert manifest["data"][0]["rows"] == 3040 and manifest["data"][0]["path"] == "rows.jsonl"
     assert set(manifest["heads"]) >= {"spam", "toxicity"}
+    assert "streamed recipe" in (folder / "model_card.md").read_text(encoding="utf-8")
 
     # Rows of the corpus's held-out side, which the run never read: spam scores above ham.
     spam = [r["text"] for r in unseen if r["label"] == "spam"][:150]

@@ -390,6 +390,12 @@ def worker_pool(workers: int) -> Iterator[Any]:
         yield pool
 
 
+def _fit_block(job: tuple[Any, list[PreparedRecord]]) -> Any:
+    """One feature block of build_features, fitted on the vocabulary sample."""
+    transformer, sample = job
+    return transformer.fit(sample)
+
+
 def _sigmoid(decision: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Platt's sigmoid p = 1 / (1 + exp(a * decision + b)), as CalibratedClassifierCV fits it."""
     from sklearn.calibration import _SigmoidCalibration
@@ -492,7 +498,13 @@ def _train(
     # 2. Vocabulary and IDF from the reservoir sample.
     progress.done(f"choosing the vocabulary on a sample of {len(spooled.sample):,} rows")
     features = build_features(seed, params["mask_groups"], params["negation"], params["group_context"])
-    features.fit(spooled.sample)
+    union = features.named_steps["union"]
+    # The n-gram blocks are fitted side by side in the workers (each on the whole sample).
+    jobs = [(transformer, spooled.sample) for _, transformer in union.transformer_list]
+    union.transformer_list = [
+        (name, fitted)
+        for (name, _), fitted in zip(union.transformer_list, _map(pool, _fit_block, jobs), strict=True)
+    ]
     blocks = feature_blocks(features)
     spooled.sample.clear()
     del features
