@@ -82,6 +82,15 @@ def render_card(manifest: dict[str, Any], evaluations: list[dict[str, Any]] | No
             "metrics below, then the saved model was refitted on all of them.",
             "",
         ]
+    recipe = manifest.get("recipe") or {}
+    if isinstance(recipe, dict) and recipe.get("name") == "streamed":
+        lines += [
+            "Trained with the streamed recipe for large data (docs/model.md): vocabulary and IDF from a "
+            f"sample of {_cell(recipe.get('vocabulary_sample'))} rows, logistic regression by stochastic "
+            f"gradient descent over {_cell(recipe.get('epochs'))} passes, a sigmoid calibrated on "
+            f"{_cell(recipe.get('calibration_rows'))} held-back rows.",
+            "",
+        ]
     lines += ["| source | format | rows | labels |", "|---|---|---|---|"]
     for ds in manifest.get("data") or []:
         if not isinstance(ds, dict):

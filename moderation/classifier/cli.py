@@ -61,6 +61,20 @@ def _chosen_model(model_path: str | None, model_dir: str | Path) -> ModelBundle:
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--make-current", is_flag=True, help="Make the new version current even if one is.")
 @click.option(
+    "--streamed/--in-memory",
+    "streamed",
+    default=None,
+    help="Force the streamed recipe (bounded memory, for millions of rows) or the in-memory one; "
+    "by default training streams above 100,000 rows (the corpus plus the lines of the --data files).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Processes that turn rows into features in the streamed recipe.",
+)
+@click.option(
     "--if-needed",
     is_flag=True,
     help="Train (and make current) only when no model is current or this code cannot load the "
@@ -77,6 +91,8 @@ def train(
     out: str | None,
     seed: int,
     make_current: bool,
+    streamed: bool | None,
+    workers: int,
     if_needed: bool,
 ) -> None:
     """Train a new model version on the seed corpus plus any extra data.
@@ -84,8 +100,15 @@ def train(
     Database labels add examples and never change a corpus or --data example; the output and the
     manifest count the examples per source and label, and list what was left out or refused.
     """
-    from moderation.classifier.datasets import DatasetError, load, load_corpus
+    from moderation.classifier.datasets import DatasetError, count_lines, load, load_corpus
     from moderation.classifier.provenance import database_dataset
+    from moderation.classifier.streamed import (
+        STREAMED_ROWS,
+        Progress,
+        Source,
+        choose_streamed,
+        train_streamed,
+    )
     from moderation.classifier.train import dedupe_key
     from moderation.classifier.train import train as run_training
 
@@ -109,6 +132,26 @@ def train(
             return
     try:
         corpus = [] if no_corpus else load_corpus(Path(settings.model_dir) / "corpus")
+        rows = sum(len(ds.examples) for ds in corpus) + sum(count_lines(p) for p in data_paths)
+        if choose_streamed(rows, streamed):
+            if from_db:
+                raise click.UsageError("--from-db cannot be combined with the streamed recipe yet")
+            why = "--streamed" if streamed else f"more than {STREAMED_ROWS:,} rows"
+            click.echo(f"about {rows:,} rows: training with the streamed recipe ({why})")
+            sources = [Source(ds.path, dataset=ds) for ds in corpus]
+            sources += [Source(str(p), kind=kind) for p in data_paths]
+            path = train_streamed(
+                sources,
+                model_dir,
+                seed=seed,
+                make_current=True if make_current else None,
+                log=click.echo,
+                progress=Progress(sys.stderr),
+                expected_rows=rows,
+                workers=workers,
+            )
+            click.echo(f"wrote {path}")
+            return
         files = [load(p, kind) for p in data_paths]
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None

@@ -125,8 +125,8 @@ def guess_kind(path: Path) -> str | None:
     return None
 
 
-def _read_jsonl(path: Path, text: str, kind: str | None) -> Iterator[Example]:
-    for number, line in enumerate(text.splitlines(), 1):
+def _read_jsonl(path: Path, lines: Iterable[str], kind: str | None) -> Iterator[Example]:
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -148,8 +148,8 @@ def _read_jsonl(path: Path, text: str, kind: str | None) -> Iterator[Example]:
         )
 
 
-def _read_csv(path: Path, text: str, kind: str | None) -> tuple[str, Iterator[Example]]:
-    reader = csv.DictReader(io.StringIO(text))
+def _read_csv(path: Path, lines: Iterable[str], kind: str | None) -> tuple[str, Iterator[Example]]:
+    reader = csv.DictReader(lines)
     columns = {c.strip().lower(): c for c in (reader.fieldnames or [])}
     if {"content", "class"} <= set(columns):
         content, klass = columns["content"], columns["class"]
@@ -212,8 +212,8 @@ def _read_csv(path: Path, text: str, kind: str | None) -> tuple[str, Iterator[Ex
     )
 
 
-def _read_sms_tsv(path: Path, text: str) -> Iterator[Example]:
-    for number, line in enumerate(text.splitlines(), 1):
+def _read_sms_tsv(path: Path, lines: Iterable[str]) -> Iterator[Example]:
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         label, sep, message = line.partition("\t")
@@ -231,19 +231,82 @@ def load(path: str | Path, kind: str | None = None) -> Dataset:
         raise DatasetError(f"cannot read {path}: {exc}") from None
     text = raw.decode("utf-8-sig", errors="replace")
     kind = kind or guess_kind(path)
-    first = text.lstrip()[:1]
-    if path.suffix in {".jsonl", ".ndjson"} or first == "{":
-        fmt, rows = "jsonl", _read_jsonl(path, text, kind)
-    elif path.suffix == ".tsv" or (
-        "\t" in text.split("\n", 1)[0] and text.split("\t", 1)[0].strip().lower() in {"ham", "spam"}
-    ):
-        fmt, rows = "sms-spam-tsv", _read_sms_tsv(path, text)
+    first_line = text.split("\n", 1)[0]
+    fmt = _format(path, text.lstrip()[:1], first_line)
+    if fmt == "jsonl":
+        rows = _read_jsonl(path, text.splitlines(), kind)
+    elif fmt == "sms-spam-tsv":
+        rows = _read_sms_tsv(path, text.splitlines())
     else:
-        fmt, rows = _read_csv(path, text, kind)
+        fmt, rows = _read_csv(path, io.StringIO(text), kind)
     examples = [ex for ex in rows if ex.text and ex.text.strip()]
     if not examples:
         raise DatasetError(f"{path}: no examples")
     return Dataset(str(path), fmt, examples, hashlib.sha256(raw).hexdigest())
+
+
+def _format(path: Path, first_char: str, first_line: str) -> str:
+    """The format of a file from its suffix, its first non-blank character and its first line."""
+    if path.suffix in {".jsonl", ".ndjson"} or first_char == "{":
+        return "jsonl"
+    if path.suffix == ".tsv" or (
+        "\t" in first_line and first_line.split("\t", 1)[0].strip().lower() in {"ham", "spam"}
+    ):
+        return "sms-spam-tsv"
+    return "csv"
+
+
+STREAM_BLOCK = 1 << 20  # bytes read at a time when hashing or counting a file
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file, read a block at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(STREAM_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def count_lines(path: str | Path) -> int:
+    """The lines of a file (its rows, give or take a header or quoted line breaks), read in blocks."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(STREAM_BLOCK):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def stream(path: str | Path, kind: str | None = None) -> tuple[str, Iterator[Example]]:
+    """Read one data file an example at a time (the formats of load), never holding the whole file.
+
+    Returns the format's name and the examples; the file stays open while they are read.
+    """
+    path = Path(path)
+    kind = kind or guess_kind(path)
+    try:
+        handle = open(path, encoding="utf-8-sig", errors="replace", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from None
+    peek = handle.readline()
+    while peek and not peek.strip():
+        peek = handle.readline()
+    handle.seek(0)  # the codec skips a byte-order mark again
+    fmt = _format(path, peek.lstrip()[:1], peek)
+    lines = (line.rstrip("\r\n") for line in handle) if fmt != "csv" else handle
+    if fmt == "jsonl":
+        rows = _read_jsonl(path, lines, kind)
+    elif fmt == "sms-spam-tsv":
+        rows = _read_sms_tsv(path, lines)
+    else:
+        fmt, rows = _read_csv(path, lines, kind)
+
+    def examples() -> Iterator[Example]:
+        with handle:
+            yield from (ex for ex in rows if ex.text and ex.text.strip())
+
+    return fmt, examples()
 
 
 def corpus_files(corpus_dir: Path) -> list[Path]:

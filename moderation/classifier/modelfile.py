@@ -110,34 +110,7 @@ class LinearModel:
     @classmethod
     def from_fitted(cls, features: Any, heads: Mapping[str, Any], names: Sequence[str]) -> LinearModel:
         """Read the fitted feature pipeline and per-head calibrated classifiers into plain data."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        from moderation.classifier.features import ModelText, Structural
-
-        blocks: list[Block] = []
-        for name, transformer in features.named_steps["union"].transformer_list:
-            if isinstance(transformer, Structural):
-                blocks.append(StructureBlock(name, tuple(STRUCTURAL_NAMES)))
-                continue
-            if not isinstance(transformer, TfidfVectorizer):
-                raise ModelFormatError(f"feature block {name}: {type(transformer).__name__} is not supported")
-            _check_vectorizer(name, transformer)
-            text: ModelText = transformer.preprocessor
-            vocabulary = sorted(transformer.vocabulary_.items(), key=lambda item: item[1])
-            if [column for _, column in vocabulary] != list(range(len(vocabulary))):
-                raise ModelFormatError(f"feature block {name}: vocabulary columns are not 0..n-1")
-            blocks.append(
-                TextBlock(
-                    name=name,
-                    analyzer=transformer.analyzer,
-                    ngram_range=(int(transformer.ngram_range[0]), int(transformer.ngram_range[1])),
-                    mask_groups=bool(text.mask_groups),
-                    negation=bool(text.negation),
-                    group_context=bool(text.group_context),
-                    vocabulary=tuple(term for term, _ in vocabulary),
-                    idf=np.asarray(transformer.idf_, dtype=np.float64),
-                )
-            )
+        blocks = feature_blocks(features)
         weights, intercepts, sigmoids = [], [], []
         for head in names:
             clf = heads[head].steps[-1][1]
@@ -321,6 +294,39 @@ class LinearModel:
         for values in (self.weights, self.intercepts, self.sigmoids, *idfs):
             if not np.all(np.isfinite(values)):
                 raise ModelFormatError("the model holds values that are not finite numbers")
+
+
+def feature_blocks(features: Any) -> list[Block]:
+    """The blocks of a fitted feature pipeline (features.build_features) as plain data."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from moderation.classifier.features import ModelText, Structural
+
+    blocks: list[Block] = []
+    for name, transformer in features.named_steps["union"].transformer_list:
+        if isinstance(transformer, Structural):
+            blocks.append(StructureBlock(name, tuple(STRUCTURAL_NAMES)))
+            continue
+        if not isinstance(transformer, TfidfVectorizer):
+            raise ModelFormatError(f"feature block {name}: {type(transformer).__name__} is not supported")
+        _check_vectorizer(name, transformer)
+        text: ModelText = transformer.preprocessor
+        vocabulary = sorted(transformer.vocabulary_.items(), key=lambda item: item[1])
+        if [column for _, column in vocabulary] != list(range(len(vocabulary))):
+            raise ModelFormatError(f"feature block {name}: vocabulary columns are not 0..n-1")
+        blocks.append(
+            TextBlock(
+                name=name,
+                analyzer=transformer.analyzer,
+                ngram_range=(int(transformer.ngram_range[0]), int(transformer.ngram_range[1])),
+                mask_groups=bool(text.mask_groups),
+                negation=bool(text.negation),
+                group_context=bool(text.group_context),
+                vocabulary=tuple(term for term, _ in vocabulary),
+                idf=np.asarray(transformer.idf_, dtype=np.float64),
+            )
+        )
+    return blocks
 
 
 def _check_vectorizer(name: str, vectorizer: Any) -> None:

@@ -44,7 +44,11 @@ _REPEATS = re.compile(r"(.)\1+")
 
 def near_duplicate_key(text: str) -> str:
     """The text reduced to what a campaign's copies have in common."""
-    folded = normalize(text)[1]
+    return near_duplicate_key_of_folded(normalize(text)[1])
+
+
+def near_duplicate_key_of_folded(folded: str) -> str:
+    """near_duplicate_key of a text already folded by the normalizer."""
     reduced = _LINK.sub(" ", folded)
     reduced = _DIGITS.sub(" ", reduced)
     reduced = _NON_WORD.sub(" ", reduced)

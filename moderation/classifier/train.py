@@ -199,21 +199,14 @@ def train(
     # own and `promote` can compare any two versions on the same unseen rows.
     final = fit(train_part, params, seed)
     now = datetime.now(UTC)
-    version = _version_name(now)
-    out = versions_dir(model_dir) / version
-    suffix = 1
-    while out.exists():
-        suffix += 1
-        out = versions_dir(model_dir) / f"{version}-{suffix}"
-    version = out.name
-    out.mkdir(parents=True)
+    out = new_version_dir(model_dir, now)
     model = LinearModel.from_fitted(final.features, final.heads, tuple(final.heads))
     hashes = model.write(out)
     bundle_model = LinearModel.read(out)
     _check_reproduces(final, bundle_model, train_part)
     # Held-out metrics as the service scores (ModelBundle: clause scores included), so that they
     # are what `promote` and `evaluate` measure on the same rows.
-    scorer = ModelBundle(version, {}, bundle_model, out)
+    scorer = ModelBundle(out.name, {}, bundle_model, out)
     scores = scorer.score_many([ex.record() for ex in held_out]) if held_out else {}
     metrics = {}
     for head in scores:
@@ -221,19 +214,75 @@ def train(
         hold, reject = thresholds.for_head(head)
         metrics[head] = holdout_metrics(y[known], scores[head][known], hold, reject)
     log(f"held-out: {json.dumps(metrics)}")
+    return finish_version(
+        out,
+        now,
+        model_dir,
+        bundle_model,
+        hashes,
+        seed=seed,
+        params=params,
+        recipe={"name": "in-memory"},
+        data=[_describe_data(ds, model_dir, out) for ds in datasets],
+        examples={
+            "distinct": len(train_part) + len(held_out),
+            "fitted": len(train_part),
+            "held_out": len(held_out),
+        },
+        split=parts.describe(),
+        sources=sources,
+        thresholds=thresholds,
+        metrics=metrics,
+        started=started,
+        make_current=make_current,
+        log=log,
+    )
+
+
+def new_version_dir(model_dir: Path, now: datetime) -> Path:
+    """Create and return model_dir/versions/<version>/, named after now (suffixed if taken)."""
+    version = _version_name(now)
+    out = versions_dir(model_dir) / version
+    suffix = 1
+    while out.exists():
+        suffix += 1
+        out = versions_dir(model_dir) / f"{version}-{suffix}"
+    out.mkdir(parents=True)
+    return out
+
+
+def finish_version(
+    out: Path,
+    now: datetime,
+    model_dir: Path,
+    bundle_model: LinearModel,
+    hashes: dict[str, str],
+    *,
+    seed: int,
+    params: dict[str, Any],
+    recipe: dict[str, Any],
+    data: list[dict[str, Any]],
+    examples: dict[str, int],
+    split: dict[str, Any],
+    sources: dict[str, Any] | None,
+    thresholds: Thresholds,
+    metrics: dict[str, Any],
+    started: float,
+    make_current: bool | None,
+    log: Callable[[str], None],
+) -> Path:
+    """Write the manifest, report and model card of a version whose model files are written."""
+    version = out.name
     manifest = {
         "version": version,
         "created": now.isoformat(timespec="seconds"),
         "seed": seed,
         "parameters": params,
+        "recipe": recipe,
         "code": code_version(),
-        "data": [_describe_data(ds, model_dir, out) for ds in datasets],
-        "examples": {
-            "distinct": len(train_part) + len(held_out),
-            "fitted": len(train_part),
-            "held_out": len(held_out),
-        },
-        "split": parts.describe(),
+        "data": data,
+        "examples": examples,
+        "split": split,
         **({"sources": sources} if sources is not None else {}),
         "libraries": {
             "python": platform.python_version(),
@@ -241,7 +290,7 @@ def train(
             "numpy": np.__version__,
             "scipy": scipy.__version__,
         },
-        "heads": list(final.heads),
+        "heads": list(bundle_model.heads),
         "thresholds": thresholds.as_dict(),
         "thresholds_from": "training",
         "metrics": {"held_out": metrics},
