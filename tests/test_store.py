@@ -121,7 +121,8 @@ def test_training_labels_keep_latest_verdict_per_comment(store):
 
 
 def test_concurrent_reviews_one_wins_on_every_backend(store):
-    from moderation.services.review import ReviewError, ReviewQueue
+    from moderation.exceptions import AlreadyReviewed
+    from moderation.services.review import ReviewQueue
     from moderation.store.repository import Principal
 
     key, _ = store.create_key("client", "site")
@@ -135,16 +136,16 @@ def test_concurrent_reviews_one_wins_on_every_backend(store):
         barrier.wait()
         try:
             queue.review(Principal(mod.id, mod.name, "moderator"), comment.id, "approve", "ham", None)
-            outcomes.append(200)
-        except ReviewError as exc:
-            outcomes.append(exc.status)
+            outcomes.append("approved")
+        except AlreadyReviewed as exc:
+            outcomes.append(type(exc).__name__)
 
     threads = [threading.Thread(target=review, args=(m,)) for m in moderators]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == [200, 409, 409, 409, 409]
+    assert sorted(outcomes) == ["AlreadyReviewed"] * 4 + ["approved"]
     assert len(queue.audit(comment.id)) == 1
     assert store.get_comment(comment.id).status == "approved"
 

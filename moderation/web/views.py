@@ -25,6 +25,8 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from moderation.auth import authenticate
+from moderation.errors import http_exception
+from moderation.exceptions import Conflict, DomainError
 from moderation.pipeline.domain import ATTRIBUTE_HEADS, Thresholds
 from moderation.services.context import reply_context
 from moderation.services.review import (
@@ -34,7 +36,6 @@ from moderation.services.review import (
     UNDO_SECONDS,
     VIEWS,
     QueueFilter,
-    ReviewError,
     ReviewQueue,
 )
 from moderation.store.repository import utcnow
@@ -160,6 +161,11 @@ def _headers(response: Response) -> Response:
 @bp.errorhandler(HTTPException)
 def _error(error: HTTPException) -> tuple[str, int]:
     return render_template("moderate/error.html", error=error), error.code or 500
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> tuple[str, int]:
+    return _error(http_exception(error))
 
 
 @bp.context_processor
@@ -438,11 +444,10 @@ def review() -> Response:
         try:
             _queue().review(g.principal, comment_id, action, label, note, reason, seen.get(comment_id))
             reviewed.append(comment_id)
-        except ReviewError as exc:
-            if exc.status == 409:
-                taken += 1
-            else:
-                missing += 1
+        except Conflict:
+            taken += 1
+        except DomainError:
+            missing += 1
     if reviewed:
         session["last"] = {"ids": reviewed, "label": label, "at": time.time()}
         noun = "comment" if len(reviewed) == 1 else "comments"
@@ -485,7 +490,7 @@ def undo() -> Response:
         try:
             held = _queue().undo(g.principal, comment_id).status == "held" and held
             restored += 1
-        except ReviewError:
+        except DomainError:
             failed += 1
     if restored:
         where = "back in the queue" if held else "back as they were before"
