@@ -73,6 +73,19 @@ def test_hash_mismatch_is_refused_naming_the_file(model_copy):
         ModelBundle.load(path)
 
 
+def test_unchanged_files_load_once_and_changed_ones_are_verified_again(model_copy):
+    path = current_path(model_copy)
+    first = ModelBundle.load(path)
+    assert ModelBundle.load(path) is first  # the process's cache: nothing read or hashed again
+    data = (path / MODEL_FILE).read_bytes()
+    (path / MODEL_FILE).write_bytes(data)  # the same bytes, written again: checked again
+    again = ModelBundle.load(path)
+    assert again is not first and again.version == first.version
+    (path / MODEL_FILE).write_bytes(data + b"tampered")
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        ModelBundle.load(path)
+
+
 def test_truncated_and_missing_files_are_refused(model_copy):
     path = current_path(model_copy)
     data = (path / MODEL_FILE).read_bytes()
