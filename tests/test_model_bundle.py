@@ -409,7 +409,7 @@ def test_every_gunicorn_worker_refuses_a_bad_version_and_keeps_serving_one_versi
 
 
 def _corpus_records() -> list[dict[str, str]]:
-    from tests.conftest import CORPUS
+    from tests.helpers import CORPUS
 
     return [
         {k: row.get(k, "") for k in ("text", "name", "email", "url")}
@@ -434,7 +434,7 @@ def test_saved_model_scores_like_the_fitted_scikit_learn_pipelines_on_the_whole_
     from moderation.classifier.features import prepare
     from moderation.classifier.modelfile import LinearModel
     from moderation.classifier.train import DEFAULT_PARAMS, fit
-    from tests.conftest import CORPUS
+    from tests.helpers import CORPUS
 
     examples = [ex for ds in load_corpus(CORPUS) for ex in ds.examples][::4]
     fitted = fit(examples, dict(DEFAULT_PARAMS), 5)

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from moderation.store.database import make_engine
-from moderation.store.repository import Store, new_comment_id, utcnow
-from moderation.store.tables import Comment
+from moderation.store.repository import Store, utcnow
+from tests.helpers import make_comment
 
 
 @pytest.fixture
@@ -16,19 +16,6 @@ def store(database_url):
     store = Store(make_engine(database_url))
     yield store
     store.engine.dispose()
-
-
-def make_comment(key_id, **fields):
-    now = fields.pop("created_at", utcnow())
-    values = dict(
-        id=new_comment_id(now), client_key_id=key_id, client_comment_id=None, name="Ana",
-        email="Ana@Example.org", email_key="ana@example.org", text="Hello", fingerprint="f" * 64,
-        decision="approve", status="approved", reason_code="clean",
-        reasons=[{"code": "clean", "message": "ok", "detail": {}}], signals=[],
-        scores={"spam": 0.1, "toxicity": 0.2}, evidence={}, model_version="v1", created_at=now,
-    )  # fmt: skip
-    values.update(fields)
-    return Comment(**values)
 
 
 def test_keys_round_trip_and_revocation(store):

@@ -14,18 +14,8 @@ from werkzeug.serving import make_server
 
 from moderation.store.repository import utcnow
 from moderation.store.tables import Comment
-from tests.conftest import ROOT, auth, comment
+from tests.helpers import CHROMIUM, ROOT, auth, comment
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href=javascript:alert(3)>prize</a>"
 
 pytestmark = pytest.mark.slow
@@ -60,22 +50,18 @@ def live_url(app):
 
 
 @pytest.fixture
-def page():
-    """A fresh chromium page; dialogs are recorded and dismissed, console errors kept."""
-    executable = chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = context.new_page()
-        tab.dialogs = []
-        tab.console_errors = []
-        tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
-        tab.on("console", lambda msg: msg.type == "error" and tab.console_errors.append(msg.text))
-        yield tab
-        context.close()
-        browser.close()
+def page(request):
+    """A fresh page in a context of its own (the session's chromium); dialogs are recorded and
+    dismissed, console errors kept."""
+    chromium_path()
+    context = request.getfixturevalue("chromium").new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.dialogs = []
+    tab.console_errors = []
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    tab.on("console", lambda msg: msg.type == "error" and tab.console_errors.append(msg.text))
+    yield tab
+    context.close()
 
 
 @pytest.fixture
