@@ -1,4 +1,7 @@
-"""One JSON error shape for every failure: {code, status, error, message, errors}."""
+"""One JSON error shape for every failure: {code, status, error, message, errors}.
+
+The domain's exceptions (moderation/exceptions.py) get their HTTP status here and nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from moderation.classifier.bundle import ModelError
+from moderation.exceptions import Conflict, DomainError, InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,12 @@ ERROR_CODES = {
     503: "unavailable",
 }
 RETRY_AFTER_UNAVAILABLE = "5"
+# Each kind of domain error and the status that says it; the first that matches wins.
+DOMAIN_STATUSES: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidRequest, 422),
+)
 
 
 def error_response(
@@ -54,6 +64,20 @@ def error_response(
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status of a domain error (400 for a kind without its own)."""
+    return next((status for kind, status in DOMAIN_STATUSES if isinstance(error, kind)), 400)
+
+
+def http_exception(error: DomainError) -> HTTPException:
+    """The HTTPException a view would abort with for this domain error: its status, its message and,
+    for a field at fault, that field's error (the pages render it, the API via handle_http_exception)."""
+    exception = default_exceptions[status_of(error)](description=error.message)
+    field = getattr(error, "field", None)
+    exception.data = {"message": error.message, **({"errors": {field: [error.message]}} if field else {})}
+    return exception
 
 
 def _flatten(messages: Any) -> dict[str, Any]:
@@ -111,6 +135,10 @@ def register(app: Flask) -> None:
             "The moderation database is unavailable; retry shortly.",
             headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
         )
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> Response:
+        return handle_http_exception(http_exception(error))
 
     @app.errorhandler(ModelError)
     def model_unavailable(error: ModelError) -> Response:

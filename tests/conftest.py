@@ -1,8 +1,8 @@
-"""Shared fixtures: a model trained once per session, an app per test, keys and a submit helper."""
+"""Shared fixtures: a model trained once per session, a database migrated once per session and
+copied per test, an app per test (make_app for other settings), keys and a submit helper."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import uuid
@@ -16,10 +16,7 @@ from moderation.app import create_app
 from moderation.classifier.datasets import load_corpus
 from moderation.classifier.train import train
 from moderation.store.database import upgrade
-
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "model" / "corpus"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, CORPUS, auth, comment, postgres_url
 
 
 @pytest.fixture(scope="session")
@@ -43,24 +40,6 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def _service_url(variable: str, what: str) -> str:
-    """The URL of a real server the test needs: skip locally without it, fail where it is required."""
-    url = os.environ.get(variable)
-    if url:
-        return url
-    if os.environ.get("MODERATION_TEST_REQUIRE_SERVICES") or os.environ.get("CI"):
-        pytest.fail(f"{variable} must point at the {what} server in CI")
-    pytest.skip(f"{variable} is not set (CI sets it and requires {what})")
-
-
-def postgres_url() -> str:
-    return _service_url("MODERATION_TEST_POSTGRES_URL", "PostgreSQL")
-
-
-def redis_url() -> str:
-    return _service_url("MODERATION_TEST_REDIS_URL", "Redis")
-
-
 @pytest.fixture
 def postgres_schema_url() -> Any:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
@@ -77,22 +56,36 @@ def postgres_schema_url() -> Any:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the latest revision once per session; tests get copies of it.
+
+    The migrations themselves are tested where they are the subject (test_store, test_cli).
+    """
+    path = tmp_path_factory.mktemp("template") / "migrated.sqlite3"
+    upgrade(f"sqlite:///{path}")  # the engine is disposed: no -wal or -shm file is left beside it
+    return path
+
+
+def migrated_copy(template: Path, path: Path) -> str:
+    """Copy the migrated template to path; return its URL."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each store test runs against SQLite and against the real PostgreSQL server."""
+    """Each store test runs against SQLite and against the real PostgreSQL server, both migrated."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_schema_url")
+        return migrated_copy(request.getfixturevalue("migrated_sqlite"), tmp_path / "store.sqlite3")
+    url = request.getfixturevalue("postgres_schema_url")
     upgrade(url)
     return url
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'app.sqlite3'}"
-    upgrade(url)
-    return url
+def sqlite_url(migrated_sqlite: Path, tmp_path: Path) -> str:
+    return migrated_copy(migrated_sqlite, tmp_path / "app.sqlite3")
 
 
 @pytest.fixture
@@ -112,6 +105,16 @@ def app(app_config: dict[str, Any]):
 
 
 @pytest.fixture
+def make_app(app_config: dict[str, Any]):
+    """Build another app on the test's database and model with settings changed: make_app(spam_hold=0)."""
+
+    def _make(**overrides: Any):
+        return create_app({**app_config, **overrides})
+
+    return _make
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -127,25 +130,6 @@ def keys(app) -> dict[str, str]:
     return {role: store.create_key(role, f"test {role}")[1] for role in ("client", "moderator", "admin")}
 
 
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-_counter = itertools.count()
-
-
-def comment(**fields: Any) -> dict[str, Any]:
-    """A valid submission from a new author each time (so flood and duplicate checks stay quiet)."""
-    n = next(_counter)
-    body = {
-        "name": f"Reader {n}",
-        "email": f"reader{n}@example.org",
-        "text": "Thanks, this explains the procurement delays clearly.",
-    }
-    body.update(fields)
-    return body
-
-
 @pytest.fixture
 def submit(client, keys):
     """POST a comment as the client key and return the response."""
@@ -154,3 +138,15 @@ def submit(client, keys):
         return client.post("/v1/comments", json=comment(**fields), headers=auth(key or keys["client"]))
 
     return _submit
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One Debian chromium, driven by Playwright, for the whole session: each test opens its own
+    context (cookies, storage and pages of its own). Modules check that chromium is installed first."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

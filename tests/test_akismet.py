@@ -11,9 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from moderation.app import create_app
 from moderation.store.tables import Comment, Label
-from tests.conftest import auth
+from tests.helpers import auth
 
 SPAM = (
     "CONGRATULATIONS!!! You have been selected to receive a $1000 gift card. Claim now at "
@@ -47,11 +46,11 @@ def site(app, keys) -> akismet.SyncClient:
 
 
 @pytest.fixture
-def make_app(app_config):
+def keyed_app(make_app):
     """Build an app with configuration overrides and return it with a new client key."""
 
     def _make(**overrides: Any) -> tuple[Flask, str]:
-        configured = create_app({**app_config, **overrides})
+        configured = make_app(**overrides)
         return configured, configured.extensions["moderation"].store.create_key("client", "site")[1]
 
     return _make
@@ -125,16 +124,16 @@ def test_obvious_spam_is_spam_with_the_discard_tip(site):
     ],
 )
 def test_hold_is_spam_without_discard_and_sure_rejects_discard(
-    make_app, overrides, content, answer, decision, code
+    keyed_app, overrides, content, answer, decision, code
 ):
-    configured, key = make_app(**overrides)
+    configured, key = keyed_app(**overrides)
     assert check(sync_client(configured, key), content) == answer
     [stored] = stored_comments(configured)
     assert (stored.decision, stored.reason_code) == (decision, code)
 
 
-def test_duplicate_is_spam_but_not_discarded(make_app):
-    configured, key = make_app(flood_seconds=0)
+def test_duplicate_is_spam_but_not_discarded(keyed_app):
+    configured, key = keyed_app(flood_seconds=0)
     site = sync_client(configured, key)
     who = author()
     ip = who.pop("user_ip")
@@ -361,8 +360,8 @@ def test_a_permalink_that_is_not_a_web_address_is_kept_as_post_id_only(app, clie
     assert stored.post_id == permalink[:200]
 
 
-def test_rate_limits_let_akismet_posts_through(make_app):
-    limited, key = make_app(rate_limit="600/minute")
+def test_rate_limits_let_akismet_posts_through(keyed_app):
+    limited, key = keyed_app(rate_limit="600/minute")
     client = limited.test_client()
     assert post(client, "verify-key", key).get_data(as_text=True) == "valid"
     response = post(client, "comment-check", key, comment_content=CLEAN, **author())

@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 
 from moderation.app import create_app
-from tests.conftest import auth, comment
-from tests.test_web import sign_in
+from tests.helpers import auth, comment, sign_in
 
 
-def _client_and_keys(app_config: dict[str, Any], **overrides: Any) -> tuple[Any, Any, dict[str, str]]:
-    app = create_app({**app_config, **overrides})
+def _client_and_keys(make_app: Any, **overrides: Any) -> tuple[Any, Any, dict[str, str]]:
+    app = make_app(**overrides)
     store = app.extensions["moderation"].store
     keys = {role: store.create_key(role, f"attack {role}")[1] for role in ("client", "moderator", "admin")}
     return app, app.test_client(), keys
@@ -53,8 +52,8 @@ def test_made_up_methods_and_paths_add_no_metric_series(client, keys):
 
 
 @pytest.fixture
-def on_both(app_config: dict[str, Any], database_url: str) -> Any:
-    app, client, keys = _client_and_keys(app_config, database_url=database_url)
+def on_both(make_app: Any, database_url: str) -> Any:
+    app, client, keys = _client_and_keys(make_app, database_url=database_url)
     yield app, client, keys
     app.extensions["moderation"].store.engine.dispose()
 
@@ -156,8 +155,8 @@ def _junk_key(n: int) -> str:
     return f"mk_{n:012x}_not-a-real-secret-{n}"
 
 
-def test_a_fresh_junk_key_gets_no_fresh_budget(app_config):
-    _, client, keys = _client_and_keys(app_config, rate_limit="3/minute", auth_failure_limit="100/minute")
+def test_a_fresh_junk_key_gets_no_fresh_budget(make_app):
+    _, client, keys = _client_and_keys(make_app, rate_limit="3/minute", auth_failure_limit="100/minute")
     statuses = [client.get("/v1/model", headers=auth(_junk_key(n))).status_code for n in range(4)]
     assert statuses == [401, 401, 401, 429]
     statuses = [client.get("/openapi.json", headers=auth(_junk_key(n))).status_code for n in range(10, 12)]
@@ -166,8 +165,8 @@ def test_a_fresh_junk_key_gets_no_fresh_budget(app_config):
     assert client.get("/v1/model", headers=auth(keys["client"])).status_code == 200
 
 
-def test_a_key_keeps_its_budget_across_addresses_and_junk_does_not_spend_it(app_config):
-    _, client, keys = _client_and_keys(app_config, rate_limit="3/minute", auth_failure_limit="100/minute")
+def test_a_key_keeps_its_budget_across_addresses_and_junk_does_not_spend_it(make_app):
+    _, client, keys = _client_and_keys(make_app, rate_limit="3/minute", auth_failure_limit="100/minute")
     for n, address in enumerate(("203.0.113.1", "203.0.113.2", "203.0.113.3")):
         junk = client.get("/v1/model", headers=auth(_junk_key(n)), environ_base={"REMOTE_ADDR": address})
         assert junk.status_code == 401
@@ -178,8 +177,8 @@ def test_a_key_keeps_its_budget_across_addresses_and_junk_does_not_spend_it(app_
     assert [response.status_code for response in statuses] == [200, 200, 200, 429]
 
 
-def test_failed_authentications_are_limited_on_the_address(app_config):
-    _, client, keys = _client_and_keys(app_config, auth_failure_limit="3/minute", rate_limit="100/minute")
+def test_failed_authentications_are_limited_on_the_address(make_app):
+    _, client, keys = _client_and_keys(make_app, auth_failure_limit="3/minute", rate_limit="100/minute")
     guesser = {"REMOTE_ADDR": "203.0.113.50"}
     statuses = [
         client.get("/v1/model", headers=auth(_junk_key(n)), environ_base=guesser).status_code
@@ -196,9 +195,9 @@ def test_failed_authentications_are_limited_on_the_address(app_config):
     )
 
 
-def test_forwarded_for_is_believed_only_from_a_trusted_proxy(app_config):
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(make_app):
     app, client, _ = _client_and_keys(
-        app_config, rate_limit="2/minute", auth_failure_limit="100/minute", trusted_proxies="10.0.0.0/8"
+        make_app, rate_limit="2/minute", auth_failure_limit="100/minute", trusted_proxies="10.0.0.0/8"
     )
     proxy = {"REMOTE_ADDR": "10.1.2.3"}
     # Behind the proxy, each reader has their own budget.

@@ -14,7 +14,7 @@ from moderation.classifier.heads import ATTRIBUTE_HEADS, head_labels, target
 from moderation.config import ConfigError, Settings
 from moderation.pipeline.domain import Thresholds, parse_attribute_thresholds
 from moderation.pipeline.policy import decide
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 
 THREAT = "I know which street you live on and I will come round and break your legs tonight."
 CIVIL = "The committee's report on helicopter maintenance is worth reading in full."

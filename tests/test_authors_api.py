@@ -6,21 +6,19 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select, update
 
-from moderation.app import create_app
 from moderation.store.privacy import erase_email
 from moderation.store.repository import utcnow
 from moderation.store.tables import AuthorAction, AuthorNote, BlockEntry, OutboxEvent
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 
 EMAIL = "Writer@Example.org"
 KEY = "writer@example.org"
 
 
 @pytest.fixture
-def desk(app_config):
+def desk(make_app):
     """An app where borderline comments are held (not rejected) and no flood window interferes."""
-    app_config.update({"flood_seconds": 0, "duplicate_seconds": 0})
-    app = create_app(app_config)
+    app = make_app(flood_seconds=0, duplicate_seconds=0)
     store = app.extensions["moderation"].store
     keys = {role: store.create_key(role, f"{role} desk")[1] for role in ("client", "moderator", "admin")}
     return app, keys

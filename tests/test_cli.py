@@ -14,7 +14,7 @@ from moderation.classifier.bundle import current_version, list_versions
 from moderation.cli import main
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
-from tests.conftest import CORPUS
+from tests.helpers import CORPUS
 from tests.serving import (
     CLI,
     create_key,
@@ -394,7 +394,7 @@ def test_train_with_public_formats_and_moderator_labels(runner, env, tmp_path, m
     monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
     runner.invoke(main, ["db", "upgrade"])
     store = Store(make_engine(env["url"]))
-    from tests.test_store import make_comment
+    from tests.helpers import make_comment
 
     key, _ = store.create_key("client", "site")
     comment, _ = store.insert_comment(make_comment(key.id, text="Visit cheap-meds.example for pills"))
@@ -508,7 +508,7 @@ def test_purge_deletes_old_comments_and_their_traces(runner, env, keep_labels):
 
     from moderation.services.review import ReviewQueue
     from moderation.store.repository import Principal, utcnow
-    from tests.test_store import make_comment
+    from tests.helpers import make_comment
 
     runner.invoke(main, ["db", "upgrade"])
     store = Store(make_engine(env["url"]))

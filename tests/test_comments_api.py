@@ -4,13 +4,8 @@ import threading
 
 import pytest
 
-from tests.conftest import auth, comment
+from tests.helpers import SPAM, TOXIC, auth, comment
 
-SPAM = (
-    "CONGRATULATIONS!!! You have been selected to receive a $1000 gift card. Claim now at "
-    "http://free-gift-cards.example/claim?ref=883 or WhatsApp +1 555 0199 before midnight!!!"
-)
-TOXIC = "You are a pathetic worthless idiot and a disgusting piece of shit. Fuck off and die."
 CLEAN = "Good piece. The section on the frigate programme's delays was especially clear."
 
 

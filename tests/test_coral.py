@@ -19,8 +19,7 @@ from moderation.integrations.coral.protocol import (
     presented_signatures,
     signature_valid,
 )
-from tests.conftest import auth
-from tests.test_comments_api import SPAM, TOXIC
+from tests.helpers import SPAM, TOXIC, auth
 
 SECRET = "ems_5a1d3c0f9e8b7a6d5c4b3a291807f6e5"
 OLD_SECRET = "ems_0d9c8b7a6f5e4d3c2b1a09f8e7d6c5b4"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from moderation.classifier.datasets import DatasetError, load, load_corpus
-from tests.conftest import CORPUS, FIXTURES
+from tests.helpers import CORPUS, FIXTURES
 
 DATA = FIXTURES / "datasets"
 

@@ -22,7 +22,7 @@ from moderation.classifier.evaluate import (
     thresholds_for_fpr,
 )
 from moderation.pipeline.domain import Thresholds
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 DATA = FIXTURES / "datasets"
 
@@ -190,7 +190,7 @@ def test_identity_columns_give_per_group_results(bundle, tmp_path):
 
 
 def test_leakage_is_found_by_content_in_a_new_file(bundle, tmp_path):
-    from tests.conftest import CORPUS
+    from tests.helpers import CORPUS
 
     sources = [CORPUS / "ham_talk.jsonl", CORPUS / "toxic_talk.jsonl"]
     corpus_rows = sum(len(load(p).examples) for p in sources)

@@ -7,7 +7,7 @@ import pytest
 
 from moderation.app import create_app
 from moderation.store.database import upgrade
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 
 
 class Forwarder:

@@ -29,7 +29,7 @@ from moderation.pipeline.checks import (
 )
 from moderation.pipeline.domain import AuthorHistory, Submission
 from moderation.pipeline.normalize import clean, fold, normalize
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 from tests.serving import (
     create_key,
     db_upgrade,

@@ -19,7 +19,7 @@ from moderation.store.database import make_engine, upgrade
 from moderation.store.privacy import erase_email
 from moderation.store.repository import Store, purge, utcnow
 from moderation.store.tables import Comment, Label
-from tests.conftest import CORPUS, auth, comment
+from tests.helpers import CORPUS, auth, comment
 
 BLOG = "https://news.example.org"
 CLEAN = "Thanks, the timetable change explains why the 7:40 bus was late all week."

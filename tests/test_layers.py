@@ -96,13 +96,14 @@ def test_the_pipeline_imports_only_the_pipeline_the_standard_library_and_pure_te
 
 OUR_LAYERS = {
     "pipeline", "classifier", "store", "services", "api", "integrations", "webhooks", "web", "ops",
-    "auth", "errors", "app", "extensions",
+    "auth", "errors", "app", "extensions", "exceptions",
 }  # fmt: skip
 
 FORBIDDEN = {
     # The classifier depends on the pipeline, never on serving or storage.
     "classifier": OUR_LAYERS - {"pipeline", "classifier"} | {"flask", "sqlalchemy", "werkzeug"},
-    "store": OUR_LAYERS - {"pipeline", "store"} | {"flask", "werkzeug", "sklearn"},
+    # The store raises the domain's exceptions (moderation/exceptions.py), never HTTP ones.
+    "store": OUR_LAYERS - {"pipeline", "store", "exceptions"} | {"flask", "werkzeug", "sklearn"},
     "services": {"api", "integrations", "webhooks", "web", "ops", "auth", "errors", "app", "extensions"}
     | {"flask", "flask_smorest", "flask_limiter", "werkzeug", "marshmallow"},
     "api": {"integrations", "webhooks", "web", "app", "extensions", "sqlalchemy"},
@@ -144,3 +145,37 @@ def test_no_two_layers_import_each_other():
         if ours(d) and layer_of(m) not in ROOTS and layer_of(d) not in ROOTS and layer_of(m) != layer_of(d)
     }
     assert sorted((a, b) for a, b in edges if (b, a) in edges) == []
+
+
+def test_the_domain_exceptions_import_nothing_and_carry_no_http_status():
+    # Every layer raises them, so they depend on nothing; errors.py alone says which status each is.
+    from moderation import exceptions
+
+    assert IMPORTS["moderation.exceptions"] == {"__future__"}
+    kinds = [k for k in vars(exceptions).values() if isinstance(k, type) and issubclass(k, Exception)]
+    assert len(kinds) > 5 and not [k.__name__ for k in kinds if "status" in vars(k) or "code" in vars(k)]
+
+
+def _caught(path: Path) -> set[str]:
+    """The names of the exceptions the file's `except` clauses catch."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            kinds = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+            found |= {k.id if isinstance(k, ast.Name) else getattr(k, "attr", "") for k in kinds}
+    return found
+
+
+def test_the_api_lets_domain_exceptions_through_to_the_one_handler():
+    # A view does not catch a domain exception to abort by hand: errors.py maps each to its status
+    # and JSON error. Only the bulk review catches them, to give each item its own status.
+    from moderation import exceptions
+
+    kinds = {name for name, k in vars(exceptions).items() if isinstance(k, type) and issubclass(k, Exception)}
+    caught = {
+        (_module_name(path), name)
+        for folder in ("api", "webhooks", "integrations")
+        for path in sorted((PACKAGE / folder).rglob("*.py"))
+        for name in _caught(path) & kinds
+    }
+    assert caught == {("moderation.api.queue", "DomainError")}

@@ -73,6 +73,19 @@ def test_hash_mismatch_is_refused_naming_the_file(model_copy):
         ModelBundle.load(path)
 
 
+def test_unchanged_files_load_once_and_changed_ones_are_verified_again(model_copy):
+    path = current_path(model_copy)
+    first = ModelBundle.load(path)
+    assert ModelBundle.load(path) is first  # the process's cache: nothing read or hashed again
+    data = (path / MODEL_FILE).read_bytes()
+    (path / MODEL_FILE).write_bytes(data)  # the same bytes, written again: checked again
+    again = ModelBundle.load(path)
+    assert again is not first and again.version == first.version
+    (path / MODEL_FILE).write_bytes(data + b"tampered")
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        ModelBundle.load(path)
+
+
 def test_truncated_and_missing_files_are_refused(model_copy):
     path = current_path(model_copy)
     data = (path / MODEL_FILE).read_bytes()
@@ -396,7 +409,7 @@ def test_every_gunicorn_worker_refuses_a_bad_version_and_keeps_serving_one_versi
 
 
 def _corpus_records() -> list[dict[str, str]]:
-    from tests.conftest import CORPUS
+    from tests.helpers import CORPUS
 
     return [
         {k: row.get(k, "") for k in ("text", "name", "email", "url")}
@@ -421,7 +434,7 @@ def test_saved_model_scores_like_the_fitted_scikit_learn_pipelines_on_the_whole_
     from moderation.classifier.features import prepare
     from moderation.classifier.modelfile import LinearModel
     from moderation.classifier.train import DEFAULT_PARAMS, fit
-    from tests.conftest import CORPUS
+    from tests.helpers import CORPUS
 
     examples = [ex for ds in load_corpus(CORPUS) for ex in ds.examples][::4]
     fitted = fit(examples, dict(DEFAULT_PARAMS), 5)

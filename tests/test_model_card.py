@@ -8,7 +8,7 @@ from moderation.classifier.card import CARD_FILE, render_card, write_card
 from moderation.classifier.datasets import load
 from moderation.classifier.evaluate import evaluate
 from moderation.pipeline.domain import Thresholds
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 MANIFEST = {
     "version": "v20260101-000000",

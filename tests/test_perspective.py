@@ -19,8 +19,7 @@ from moderation.integrations.perspective.protocol import (
 )
 from moderation.pipeline.language import identify
 from moderation.store.tables import Analysis, Label
-from tests.conftest import auth, comment
-from tests.test_web import sign_in
+from tests.helpers import auth, comment, sign_in
 
 ANALYZE = "/v1alpha1/comments:analyze"
 SUGGEST = "/v1alpha1/comments:suggestscore"
@@ -430,7 +429,7 @@ def test_dense_scripts_and_disguised_english():
 
 def test_no_toxic_corpus_comment_is_held_for_language():
     """A language hold must never be a way around the toxicity classifier (docs/model.md)."""
-    from tests.conftest import CORPUS
+    from tests.helpers import CORPUS
 
     held = []
     for path in sorted(CORPUS.glob("*.jsonl")):

@@ -26,7 +26,7 @@ from moderation.store.tables import (
     Review,
     WebhookDelivery,
 )
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 
 CLEAN = "Good piece. The section on the frigate programme's delays was especially clear."
 OTHER = "One more thought: the navy budget needs a rethink before the next review."

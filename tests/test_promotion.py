@@ -33,7 +33,7 @@ from moderation.classifier.train import DEFAULT_PARAMS, dedupe_key, fit, head_ta
 from moderation.cli import main
 from moderation.config import ConfigError, Settings
 from moderation.pipeline.domain import Thresholds
-from tests.conftest import CORPUS, auth
+from tests.helpers import CORPUS, auth
 
 
 def model_thresholds(bundle: ModelBundle) -> Thresholds:

@@ -5,14 +5,13 @@ import threading
 import pytest
 
 from moderation.app import create_app
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 
 
 @pytest.fixture
-def held_app(app_config):
+def held_app(make_app):
     """An app that holds every comment (spam hold threshold 0), so the queue fills up."""
-    app_config.update({"spam_hold": 0.0, "flood_seconds": 0})
-    return create_app(app_config)
+    return make_app(spam_hold=0.0, flood_seconds=0)
 
 
 @pytest.fixture

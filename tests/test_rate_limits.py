@@ -3,7 +3,7 @@
 import uuid
 
 from moderation.app import create_app
-from tests.conftest import auth, comment, redis_url
+from tests.helpers import auth, comment, redis_url
 
 
 def test_rate_limit_answers_429_with_retry_after(app_config):

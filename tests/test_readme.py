@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.serving import service_env, start_instance, stop_instances, wait_until_ready
 
 README = ROOT / "README.md"

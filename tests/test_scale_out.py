@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from moderation.app import create_app
 from moderation.store.database import make_engine
-from tests.conftest import auth, comment, redis_url
+from tests.helpers import CLEAN_TEXTS, auth, comment, redis_url
 from tests.serving import (
     Instance,
     db_upgrade,
@@ -28,12 +28,6 @@ from tests.serving import (
 )
 
 RATE_LIMIT = 25  # per key per minute, shared through Redis; room for every other step of the test
-CLEAN_TEXTS = (
-    "Thanks, this explains the procurement delays clearly.",
-    "A useful summary of the council budget vote, well sourced.",
-    "I had not seen the figures for the new bridge before, thank you.",
-    "Good interview; the questions on school funding were fair.",
-)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 
 EXAMPLES = 25
 CHECKS = [not_a_server_error, response_schema_conformance]

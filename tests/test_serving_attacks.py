@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import auth, comment
+from tests.helpers import auth, comment
 from tests.serving import (
     create_key,
     db_upgrade,
@@ -196,7 +196,7 @@ def test_the_documented_per_worker_limit(tmp_path, model_dir, shared):
     """README: without Redis a key can make up to workers x limit requests per window; with Redis, limit."""
     settings = {"rate_limit": "5/minute", "auth_failure_limit": "100/minute"}
     if shared:
-        from tests.conftest import redis_url
+        from tests.helpers import redis_url
 
         settings["redis_url"] = redis_url()
     env = service_env(f"sqlite:///{tmp_path / 'limits.sqlite3'}", model_dir, **settings)

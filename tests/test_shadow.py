@@ -24,7 +24,7 @@ from moderation.cli import main
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
 from moderation.store.tables import Comment
-from tests.test_web import sign_in
+from tests.helpers import sign_in
 
 CANDIDATE = "v-candidate"
 

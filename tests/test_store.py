@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from moderation.store.database import make_engine
-from moderation.store.repository import Store, new_comment_id, utcnow
+from moderation.store.repository import Store, utcnow
 from moderation.store.tables import Comment
+from tests.helpers import make_comment
 
 
 @pytest.fixture
@@ -16,19 +17,6 @@ def store(database_url):
     store = Store(make_engine(database_url))
     yield store
     store.engine.dispose()
-
-
-def make_comment(key_id, **fields):
-    now = fields.pop("created_at", utcnow())
-    values = dict(
-        id=new_comment_id(now), client_key_id=key_id, client_comment_id=None, name="Ana",
-        email="Ana@Example.org", email_key="ana@example.org", text="Hello", fingerprint="f" * 64,
-        decision="approve", status="approved", reason_code="clean",
-        reasons=[{"code": "clean", "message": "ok", "detail": {}}], signals=[],
-        scores={"spam": 0.1, "toxicity": 0.2}, evidence={}, model_version="v1", created_at=now,
-    )  # fmt: skip
-    values.update(fields)
-    return Comment(**values)
 
 
 def test_keys_round_trip_and_revocation(store):
@@ -173,7 +161,8 @@ def test_training_labels_keep_latest_verdict_per_comment(store):
 
 
 def test_concurrent_reviews_one_wins_on_every_backend(store):
-    from moderation.services.review import ReviewError, ReviewQueue
+    from moderation.exceptions import AlreadyReviewed
+    from moderation.services.review import ReviewQueue
     from moderation.store.repository import Principal
 
     key, _ = store.create_key("client", "site")
@@ -187,16 +176,16 @@ def test_concurrent_reviews_one_wins_on_every_backend(store):
         barrier.wait()
         try:
             queue.review(Principal(mod.id, mod.name, "moderator"), comment.id, "approve", "ham", None)
-            outcomes.append(200)
-        except ReviewError as exc:
-            outcomes.append(exc.status)
+            outcomes.append("approved")
+        except AlreadyReviewed as exc:
+            outcomes.append(type(exc).__name__)
 
     threads = [threading.Thread(target=review, args=(m,)) for m in moderators]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(outcomes) == [200, 409, 409, 409, 409]
+    assert sorted(outcomes) == ["AlreadyReviewed"] * 4 + ["approved"]
     assert len(queue.audit(comment.id)) == 1
     assert store.get_comment(comment.id).status == "approved"
 

@@ -33,7 +33,7 @@ from moderation.classifier.train import train
 from moderation.cli import main
 from moderation.pipeline.domain import Thresholds
 from moderation.pipeline.normalize import normalize
-from tests.conftest import CORPUS, ROOT
+from tests.helpers import CORPUS, ROOT
 
 FUNCTIONAL = SUITES_DIR / "functional"
 STOP = {

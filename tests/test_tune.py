@@ -33,7 +33,7 @@ from moderation.cli import main
 from moderation.pipeline.domain import Thresholds
 from moderation.store.repository import utcnow
 from moderation.store.tables import Comment
-from tests.conftest import FIXTURES, auth
+from tests.helpers import FIXTURES, auth
 
 DATA = FIXTURES / "tuning.jsonl"
 STEP = 0.0001

@@ -8,10 +8,7 @@ import pytest
 
 from moderation.web.highlight import MARK_NAMES, evidence_terms, highlight, links_in, openable
 from moderation.web.security import SECURITY_HEADERS
-from tests.conftest import auth
-
-HOSTILE = '<script>alert(1)</script> <img src=x onerror=alert(1)> <a href="javascript:alert(1)">win</a>'
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.helpers import HOSTILE, auth, sign_in, status_of, token
 
 
 @pytest.fixture
@@ -19,16 +16,6 @@ def app_config(app_config):
     # Hold rather than reject borderline scores, and watch a term that appears in the hostile comment.
     app_config.update(spam_reject=1.0, toxicity_reject=1.0, watched_terms="alert")
     return app_config
-
-
-def token(client, path: str = "/moderate/login") -> str:
-    match = TOKEN.search(client.get(path).get_data(as_text=True))
-    assert match, "every form carries a CSRF token"
-    return match.group(1)
-
-
-def sign_in(client, key: str):
-    return client.post("/moderate/login", data={"key": key, "csrf_token": token(client)})
 
 
 @pytest.fixture
@@ -44,10 +31,6 @@ def held(submit) -> str:
     response = submit(elapsed_ms=100, post_id="311")
     assert response.json["decision"] == "hold", response.json
     return response.json["id"]
-
-
-def status_of(client, keys, comment_id: str) -> str:
-    return client.get(f"/v1/comments/{comment_id}", headers=auth(keys["moderator"])).json["status"]
 
 
 def test_moderator_key_signs_in_and_session_keeps_no_key(client, keys):

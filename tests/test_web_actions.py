@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import auth
-from tests.test_web import sign_in, status_of, token
+from tests.helpers import auth, sign_in, status_of, token
 
 JSON = {"Accept": "application/json"}
 

@@ -6,8 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import auth
-from tests.test_web import HOSTILE, sign_in, token
+from tests.helpers import HOSTILE, auth, sign_in, token
 
 
 @pytest.fixture

@@ -15,18 +15,8 @@ from werkzeug.serving import make_server
 
 from moderation.store.repository import utcnow
 from moderation.store.tables import Comment
-from tests.conftest import ROOT, auth, comment
+from tests.helpers import CHROMIUM, ROOT, auth, comment
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(2)> <a href=javascript:alert(3)>prize</a>"
 
 pytestmark = pytest.mark.slow
@@ -60,22 +50,12 @@ def live_url(app):
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One chromium for the module's tests; each test gets its own context (cookies, storage)."""
-    executable = chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def open_tab(browser):
-    """Open a page in a fresh context (options as for new_context); dialogs are recorded and
-    dismissed, console errors kept. Every context is closed after the test."""
+def open_tab(request):
+    """Open a page in a fresh context of the session's chromium (options as for new_context);
+    dialogs are recorded and dismissed, console errors kept. Every context is closed after the test."""
+    chromium_path()
+    browser = request.getfixturevalue("chromium")
     contexts = []
 
     def _open(**options):

@@ -11,8 +11,7 @@ from sqlalchemy import update
 
 from moderation.store.repository import utcnow
 from moderation.store.tables import Comment
-from tests.conftest import auth
-from tests.test_web import sign_in
+from tests.helpers import auth, sign_in
 
 UPDATES = re.compile(r'<div id="live"[^>]* data-updates="([^"]+)" data-poll-seconds="([^"]+)"')
 

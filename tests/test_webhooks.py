@@ -28,7 +28,7 @@ from moderation.webhooks.dispatcher import (
     encode_body,
 )
 from moderation.webhooks.signing import sign, verify
-from tests.conftest import auth
+from tests.helpers import auth
 from tests.serving import free_port
 
 SECRET = "whsec_test_5f1c"

@@ -37,6 +37,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from tests.helpers import CHROMIUM
 from tests.serving import (
     Instance,
     children,
@@ -48,13 +49,11 @@ from tests.serving import (
     stop_instances,
     wait_until_ready,
 )
-from tests.test_web_browser import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "integrations" / "wordpress" / "moderation-connector"
 SITE_SETUP = Path(__file__).resolve().parent / "php" / "wordpress-site-setup.php"
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
-CHROMIUM = Path("/usr/bin/chromium")
 MARIADB = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
 PLUGIN_FILE = "moderation-connector/moderation-connector.php"
 WATCHED_TERM = "zeppelin"
@@ -496,16 +495,11 @@ def site(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> Iterator[
 
 
 @pytest.fixture
-def browser(site: Site) -> Iterator[Any]:
-    """Debian's chromium through Playwright; each test opens its own contexts."""
+def browser(site: Site, request: pytest.FixtureRequest) -> Any:
+    """The session's chromium (Debian's, through Playwright); each test opens its own contexts."""
     if not CHROMIUM.exists():
         required(f"{CHROMIUM} (Debian's chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    return request.getfixturevalue("chromium")
 
 
 def signed_in(browser: Any, site: Site) -> Any:

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import text
 
 from moderation.store.database import make_engine
-from tests.conftest import auth
+from tests.helpers import CLEAN_TEXTS, auth
 from tests.serving import (
     Instance,
     children,
@@ -25,7 +25,6 @@ from tests.serving import (
     stop_instances,
     wait_until_ready,
 )
-from tests.test_scale_out import CLEAN_TEXTS
 
 pytestmark = pytest.mark.slow
 

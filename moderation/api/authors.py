@@ -14,7 +14,7 @@ from moderation.api.fields import refuse_nul
 from moderation.api.queue import QueueItem
 from moderation.auth import current_principal, requires
 from moderation.services.authors import AUTHOR_ACTIONS, MAX_SUSPEND_DAYS, AuthorDesk
-from moderation.services.review import REJECT_REASONS, ReviewError
+from moderation.services.review import REJECT_REASONS
 
 blp = Blueprint("authors", __name__, url_prefix="/v1", description="Authors (moderators)")
 
@@ -128,10 +128,6 @@ def _desk() -> AuthorDesk:
     return current_app.extensions["moderation"].authors
 
 
-def _fail(exc: ReviewError) -> None:
-    abort(exc.status, message=exc.message, **({"errors": {exc.field: [exc.message]}} if exc.field else {}))
-
-
 # <path:...> so that an address with a "/" (legal in its local part) works, URL-encoded or not.
 @blp.route("/authors/<path:email>")
 class Author(MethodView):
@@ -143,8 +139,6 @@ class Author(MethodView):
         seen at those IPs, moderators' notes, and actions taken and lifted."""
         try:
             found = _desk().view(email, args.get("cursor"), args["limit"])
-        except ReviewError as exc:
-            _fail(exc)
         except ValueError:
             abort(400, message="Invalid cursor: not a next_cursor from this API.")
         return found
@@ -157,11 +151,7 @@ class AuthorNotes(MethodView):
     @blp.response(201, NoteOut)
     def post(self, body: dict[str, Any], email: str) -> dict[str, Any]:
         """Add a moderators' note about the author (shown in the author view, erased with the e-mail)."""
-        try:
-            return _desk().add_note(current_principal(), email, body["text"])
-        except ReviewError as exc:
-            _fail(exc)
-            raise
+        return _desk().add_note(current_principal(), email, body["text"])
 
 
 @blp.route("/authors/<path:email>/actions")
@@ -171,15 +161,11 @@ class AuthorActions(MethodView):
     @blp.response(201, ActionOut)
     def post(self, body: dict[str, Any], email: str) -> dict[str, Any]:
         """Ban, pre-moderate or suspend an author; audited with who, when and why."""
-        try:
-            return _desk().act(
-                current_principal(), email, body["action"], body["reason"], ip=body.get("ip"),
-                reject_pending=body["reject_pending"], reject_reason=body["reject_reason"],
-                days=body.get("days"),
-            )  # fmt: skip
-        except ReviewError as exc:
-            _fail(exc)
-            raise
+        return _desk().act(
+            current_principal(), email, body["action"], body["reason"], ip=body.get("ip"),
+            reject_pending=body["reject_pending"], reject_reason=body["reject_reason"],
+            days=body.get("days"),
+        )  # fmt: skip
 
 
 @blp.route("/authors/<path:email>/actions/<int:action_id>/lift")
@@ -189,8 +175,4 @@ class LiftAction(MethodView):
     @blp.response(200, ActionOut)
     def post(self, body: dict[str, Any], email: str, action_id: int) -> dict[str, Any]:
         """Lift an action in force; the audit keeps who lifted it, when and why."""
-        try:
-            return _desk().lift(current_principal(), email, action_id, body["reason"])
-        except ReviewError as exc:
-            _fail(exc)
-            raise
+        return _desk().lift(current_principal(), email, action_id, body["reason"])

@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from moderation.api.fields import Trimmed
 from moderation.auth import current_principal, requires
-from moderation.services.blocklists import KINDS, DuplicateEntry
+from moderation.services.blocklists import KINDS
 
 blp = Blueprint("blocklist", __name__, url_prefix="/v1/blocklist", description="Block lists (admin)")
 
@@ -58,10 +58,7 @@ class Entries(MethodView):
     @blp.response(201, EntryOut)
     def post(self, body: dict[str, Any]) -> Any:
         """Add a term or author; every worker applies it within a second."""
-        try:
-            return _lists().add(current_principal(), body["kind"], body["value"])
-        except DuplicateEntry as exc:
-            abort(409, message=str(exc))
+        return _lists().add(current_principal(), body["kind"], body["value"])
 
 
 @blp.route("/<int(max=9223372036854775807):entry_id>")

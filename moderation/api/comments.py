@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from moderation.api.fields import Identifier, Trimmed, refuse_nul
 from moderation.auth import current_principal, requires
 from moderation.ops.metrics import record_decision
-from moderation.services.review import REPORT_REASONS, ReviewError, public_reason
+from moderation.services.review import REPORT_REASONS, public_reason
 from moderation.services.submissions import FEEDBACK_LABELS
 from moderation.store.tables import Comment
 
@@ -241,12 +241,9 @@ class Reports(MethodView):
     @blp.alt_response(200, schema=ReportOut, description="This reporter had already reported it")
     def post(self, body: dict[str, Any], comment_id: str) -> Any:
         """A reader reports a comment your site sent: it joins the moderators' Reported view."""
-        try:
-            found = current_app.extensions["moderation"].queue.report(
-                current_principal(), comment_id, body["reporter"], body["reason"], body.get("text")
-            )
-        except ReviewError as exc:
-            abort(exc.status, message=exc.message, errors={exc.field: [exc.message]} if exc.field else None)
+        found = current_app.extensions["moderation"].queue.report(
+            current_principal(), comment_id, body["reporter"], body["reason"], body.get("text")
+        )
         if found is None:
             abort(404, message=f"No comment {comment_id!r} for this key.")
         report, created = found

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from moderation.auth import current_principal, requires
-from moderation.services.labels import LABEL_TRUST, LabelError, LabelReports
+from moderation.services.labels import LABEL_TRUST, LabelReports
 
 blp = Blueprint("labels", __name__, url_prefix="/v1", description="Client reports and labels (moderators)")
 
@@ -59,10 +59,7 @@ class Labels(MethodView):
     @blp.response(200, LabelPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Labels of one trust level (default: unverified client reports), oldest first."""
-        try:
-            return _reports().page(args["trust"], args["cursor"], args["limit"])
-        except LabelError as exc:
-            abort(exc.status, message=exc.message)
+        return _reports().page(args["trust"], args["cursor"], args["limit"])
 
 
 @blp.route("/labels/<int(max=9223372036854775807):label_id>/confirm")
@@ -73,10 +70,7 @@ class Confirm(MethodView):
     @blp.alt_response(409, description="The label is not an unverified report")
     def post(self, label_id: int) -> dict[str, Any]:
         """Confirm a client's report: training uses it like a moderator's review."""
-        try:
-            return _reports().confirm(current_principal(), label_id)
-        except LabelError as exc:
-            abort(exc.status, message=exc.message)
+        return _reports().confirm(current_principal(), label_id)
 
 
 @blp.route("/labels/<int(max=9223372036854775807):label_id>/discard")
@@ -87,7 +81,4 @@ class Discard(MethodView):
     @blp.alt_response(409, description="The label is not an unverified report")
     def post(self, label_id: int) -> dict[str, Any]:
         """Discard a client's report: it is kept for the record and never trained on."""
-        try:
-            return _reports().discard(current_principal(), label_id)
-        except LabelError as exc:
-            abort(exc.status, message=exc.message)
+        return _reports().discard(current_principal(), label_id)

@@ -12,6 +12,8 @@ from marshmallow import RAISE, Schema, fields, validate
 from moderation.api.comments import CommentStateOut
 from moderation.api.fields import Identifier, refuse_nul
 from moderation.auth import current_principal, requires
+from moderation.errors import status_of
+from moderation.exceptions import DomainError
 from moderation.services.context import THREAD_LIMIT, post_thread
 from moderation.services.review import (
     ACTIONS,
@@ -21,7 +23,6 @@ from moderation.services.review import (
     STATUSES,
     VIEWS,
     QueueFilter,
-    ReviewError,
     ReviewQueue,
 )
 from moderation.store.tables import Comment
@@ -318,15 +319,6 @@ def _decide(comment_id: str, body: dict[str, Any]) -> Comment:
     )  # fmt: skip
 
 
-def _review(comment_id: str, body: dict[str, Any]) -> Comment:
-    try:
-        return _decide(comment_id, body)
-    except ReviewError as exc:
-        abort(
-            exc.status, message=exc.message, **({"errors": {exc.field: [exc.message]}} if exc.field else {})
-        )
-
-
 @blp.route("/comments/<string:comment_id>/review")
 class Review(MethodView):
     @requires("moderator")
@@ -334,7 +326,7 @@ class Review(MethodView):
     @blp.response(200, CommentStateOut)
     def post(self, body: dict[str, Any], comment_id: str) -> Comment:
         """Approve or reject a comment, or change its decision at any time (with expected_status)."""
-        return _review(comment_id, body)
+        return _decide(comment_id, body)
 
 
 @blp.route("/comments/<string:comment_id>/review/undo")
@@ -343,10 +335,7 @@ class Undo(MethodView):
     @blp.response(200, CommentStateOut)
     def post(self, comment_id: str) -> Comment:
         """Undo your own decision of the last few seconds: the comment is as it was before it."""
-        try:
-            return _queue().undo(current_principal(), comment_id)
-        except ReviewError as exc:
-            abort(exc.status, message=exc.message)
+        return _queue().undo(current_principal(), comment_id)
 
 
 @blp.route("/comments/<string:comment_id>/audit")
@@ -372,8 +361,8 @@ class BulkReview(MethodView):
             try:
                 comment = _decide(item["id"], item)
                 results.append({"id": item["id"], "status": 200, "comment": comment, "error": None})
-            except ReviewError as exc:
+            except DomainError as exc:
                 results.append(
-                    {"id": item["id"], "status": exc.status, "comment": None, "error": exc.message}
+                    {"id": item["id"], "status": status_of(exc), "comment": None, "error": exc.message}
                 )
         return {"results": results}

@@ -51,6 +51,12 @@ SHADOW_FILE = "SHADOW"
 # files; the watcher of every worker notices it changing, as it notices CURRENT.
 TUNED_FILE = "thresholds.json"
 TUNED_HEADS = ("spam", "toxicity")
+# Bundles loaded by this process, by folder and the state of its files (see _files_state): loading
+# the same unchanged files again (another app in the same process, a test's) reuses the bundle
+# instead of hashing and reading them again. Small: a process serves one version at a time.
+_LOADED: dict[tuple[Any, ...], ModelBundle] = {}
+_LOADED_MAX = 4
+_LOADED_LOCK = threading.Lock()
 
 
 def head_scores(pipeline: Any, matrix: Any) -> np.ndarray:
@@ -168,6 +174,22 @@ def tuned_state(path: Path) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
+def _files_state(path: Path) -> tuple[Any, ...] | None:
+    """What identifies a version folder's files as written: each one's device, inode, size, mtime and
+    ctime (a write or a rename changes one of them; ctime cannot be set back), None if one is missing."""
+    states = []
+    for name in (MANIFEST_FILE, *MODEL_FILES, TUNED_FILE):
+        try:
+            st = (path / name).stat()
+        except FileNotFoundError:
+            if name == TUNED_FILE:
+                states.append(None)
+                continue
+            return None
+        states.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return (str(path.resolve()), *states)
+
+
 def validate_tuned(thresholds: Any) -> dict[str, dict[str, float]]:
     """Check the "thresholds" of a thresholds file and return them; raise ValueError if unusable."""
     if not isinstance(thresholds, dict):
@@ -234,8 +256,28 @@ class ModelBundle:
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
-        """Load the bundle in path after checking every model file against its manifest's hash."""
+        """Load the bundle in path after checking every model file against its manifest's hash.
+
+        The same files, unchanged since this process loaded them, give the same bundle back.
+        """
         path = Path(path)
+        state = _files_state(path)
+        if state is not None:
+            with _LOADED_LOCK:
+                cached = _LOADED.get(state)
+            if cached is not None and cached.path == path:
+                return cached
+        bundle = cls._read(path)
+        if state is not None and state == _files_state(path):
+            with _LOADED_LOCK:
+                _LOADED.pop(state, None)
+                _LOADED[state] = bundle
+                while len(_LOADED) > _LOADED_MAX:
+                    _LOADED.pop(next(iter(_LOADED)))
+        return bundle
+
+    @classmethod
+    def _read(cls, path: Path) -> ModelBundle:
         manifest_path = path / MANIFEST_FILE
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

@@ -11,15 +11,10 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
+from moderation.exceptions import DomainError, InvalidReview, NotFound
 from moderation.services.blocklists import BlockLists
-from moderation.services.review import (
-    REJECT_REASONS,
-    ReviewError,
-    ReviewQueue,
-    decode_cursor,
-    encode_cursor,
-)
-from moderation.store.authors import AlreadyActive, AuthorStore, NotFound
+from moderation.services.review import REJECT_REASONS, ReviewQueue, decode_cursor, encode_cursor
+from moderation.store.authors import AuthorStore
 from moderation.store.repository import Principal, Store, utcnow
 
 # ban: blocks the e-mail (and optionally an IP) through the block list, so its comments are
@@ -33,19 +28,19 @@ __all__ = ["AUTHOR_ACTIONS", "MAX_SUSPEND_DAYS", "AuthorDesk", "author_key"]
 
 
 def author_key(email: str) -> str:
-    """The form authors are known by; raise ReviewError for something that is not an e-mail address."""
+    """The form authors are known by; raise NotFound for something that is not an e-mail address."""
     key = email.strip().lower()
     if not 3 <= len(key) <= 254 or "@" not in key or any(ch.isspace() or ch == "\x00" for ch in key):
-        raise ReviewError(404, "No such author: give the e-mail address the comments were sent with.")
+        raise NotFound("No such author: give the e-mail address the comments were sent with.")
     return key
 
 
 def _reason(reason: str | None, field: str = "reason") -> str:
     text = (reason or "").strip()
     if not text:
-        raise ReviewError(422, "Say why: the reason is recorded in the author's audit.", field)
+        raise InvalidReview("Say why: the reason is recorded in the author's audit.", field)
     if len(text) > MAX_REASON or "\x00" in text:
-        raise ReviewError(422, f"A reason has at most {MAX_REASON} characters.", field)
+        raise InvalidReview(f"A reason has at most {MAX_REASON} characters.", field)
     return text
 
 
@@ -100,42 +95,33 @@ class AuthorDesk:
 
         ban blocks the e-mail (and `ip`, if given) and, with reject_pending, rejects their held
         comments with reject_reason (the ban's reason as the note; a webhook each). suspend needs
-        `days`. A second action of a kind already in force is refused (409).
+        `days`. A second action of a kind already in force is refused (AlreadyActive).
         """
         key = author_key(email)
         if action not in AUTHOR_ACTIONS:
-            raise ReviewError(422, f"action must be one of {', '.join(AUTHOR_ACTIONS)}", "action")
+            raise InvalidReview(f"action must be one of {', '.join(AUTHOR_ACTIONS)}", "action")
         why = _reason(reason)
         if action != "ban" and (ip or reject_pending):
-            raise ReviewError(
-                422, "ip and reject_pending are for a ban only", "ip" if ip else "reject_pending"
-            )
+            raise InvalidReview("ip and reject_pending are for a ban only", "ip" if ip else "reject_pending")
         if action != "suspend" and days is not None:
-            raise ReviewError(422, "days is for a suspension only", "days")
+            raise InvalidReview("days is for a suspension only", "days")
         if reject_reason not in REJECT_REASONS:
-            raise ReviewError(
-                422, f"reject_reason must be one of {', '.join(REJECT_REASONS)}", "reject_reason"
-            )
+            raise InvalidReview(f"reject_reason must be one of {', '.join(REJECT_REASONS)}", "reject_reason")
         block: tuple[str, ...] = ()
         if ip:
             try:
                 ip = str(ipaddress.ip_address(ip.strip()))
             except ValueError:
-                raise ReviewError(422, "ip must be one IPv4 or IPv6 address", "ip") from None
+                raise InvalidReview("ip must be one IPv4 or IPv6 address", "ip") from None
         if action == "ban":
             block = (key, ip) if ip else (key,)
         now = utcnow()
         until = None
         if action == "suspend":
             if days is None or not 1 <= days <= MAX_SUSPEND_DAYS:
-                raise ReviewError(422, f"days must be from 1 to {MAX_SUSPEND_DAYS}", "days")
+                raise InvalidReview(f"days must be from 1 to {MAX_SUSPEND_DAYS}", "days")
             until = now + timedelta(days=days)
-        try:
-            action_id = self.authors.act(
-                key, action, why, principal.key_id, now, block=block, ip=ip, until=until
-            )
-        except AlreadyActive:
-            raise ReviewError(409, f"This author already has a {action} in force; lift it first.") from None
+        action_id = self.authors.act(key, action, why, principal.key_id, now, block=block, ip=ip, until=until)
         if block:
             self.blocklists.invalidate()
         rejected = 0
@@ -146,7 +132,7 @@ class AuthorDesk:
                         principal, comment_id, "reject", None, why, reject_reason, expected_status="held"
                     )
                     rejected += 1
-                except ReviewError:
+                except DomainError:
                     continue  # decided by someone else meanwhile, or erased: theirs stands
             self.authors.set_rejected(action_id, rejected)
         return self._record(key, action_id)
@@ -155,10 +141,7 @@ class AuthorDesk:
         """Lift an action in force (a ban's block-list entries go with it); return its audit record."""
         key = author_key(email)
         why = _reason(reason)
-        try:
-            kind = self.authors.lift(key, action_id, principal.key_id, why, utcnow())
-        except NotFound:
-            raise ReviewError(404, f"No action {action_id} in force for this author.") from None
+        kind = self.authors.lift(key, action_id, principal.key_id, why, utcnow())  # NotFound if not in force
         if kind == "ban":
             self.blocklists.invalidate()
         return self._record(key, action_id)

@@ -10,15 +10,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from moderation.exceptions import DuplicateEntry
 from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher
 from moderation.store.repository import Principal, Store, utcnow
 from moderation.store.tables import BlockEntry
 
 KINDS = ("blocked_term", "watched_term", "blocked_author")
-
-
-class DuplicateEntry(ValueError):
-    """The entry is already on that list."""
 
 
 @lru_cache(maxsize=64)

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from moderation.exceptions import AlreadyJudged, InvalidRequest, NotFound
 from moderation.store.repository import (  # noqa: F401 - LABEL_TRUST is the API's list too
     CONFIRMED,
     DISCARDED,
     LABEL_TRUST,
-    UNVERIFIED,
     Principal,
     Store,
 )
-
-
-class LabelError(Exception):
-    """A label action that cannot be applied; `status` is the HTTP status that says why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class LabelReports:
@@ -37,7 +28,7 @@ class LabelReports:
     def page(self, trust: str, cursor: int, limit: int) -> dict[str, Any]:
         """Labels of one trust level in id order after cursor, and the cursor of the next page."""
         if trust not in LABEL_TRUST:
-            raise LabelError(422, f"trust must be one of {', '.join(LABEL_TRUST)}")
+            raise InvalidRequest(f"trust must be one of {', '.join(LABEL_TRUST)}")
         items = self.store.list_labels(trust, cursor, limit + 1)
         more = len(items) > limit
         items = items[:limit]
@@ -52,7 +43,7 @@ class LabelReports:
     def _judge(self, principal: Principal, label_id: int, trust: str) -> dict[str, Any]:
         changed, before = self.store.judge_label(label_id, trust, principal.key_id)
         if before is None:
-            raise LabelError(404, f"No label {label_id}.")
+            raise NotFound(f"No label {label_id}.")
         if not changed:
-            raise LabelError(409, f"Label {label_id} is {before}, not {UNVERIFIED}: only a report is judged.")
+            raise AlreadyJudged(label_id, before)
         return {"id": label_id, "trust": trust, "reviewed_by": principal.name}

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from moderation.exceptions import InvalidReview, NotFound
 from moderation.store.repository import Principal, Store, utcnow
-from moderation.store.reviews import POST_SORTS, VIEWS, Conflict, Missing, QueueFilter, ReviewStore
+from moderation.store.reviews import POST_SORTS, VIEWS, QueueFilter, ReviewStore
 from moderation.store.tables import Comment
 
 ACTIONS = {"approve": "approved", "reject": "rejected"}
@@ -38,19 +39,8 @@ LIVE_LONGEST = timedelta(hours=12)
 
 __all__ = [
     "ACTIONS", "POST_SORTS", "REJECT_REASONS", "REPORT_REASONS", "REVIEW_LABELS", "STATUSES", "UNDO_SECONDS",
-    "VIEWS", "QueueFilter", "ReviewError", "ReviewQueue", "public_reason",
+    "VIEWS", "QueueFilter", "ReviewQueue", "public_reason",
 ]  # fmt: skip
-
-
-class ReviewError(Exception):
-    """A review that cannot be applied; `status` is the HTTP status that says why, `field` which
-    request field is at fault when one is."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
 
 
 def public_reason(code: str | None) -> dict[str, str] | None:
@@ -178,66 +168,49 @@ class ReviewQueue:
         """Apply a moderator's decision, first or changed, and queue the webhook that tells the CMS.
 
         Without expected_status it is a first decision: exactly one of two simultaneous ones wins
-        (409 for the other, and for a comment someone already decided). With it, the decision
-        changes whatever the comment's current one is, at any time, if the status is still the one
-        the moderator saw.
+        (AlreadyReviewed for the other, and for a comment someone already decided). With it, the
+        decision changes whatever the comment's current one is, at any time, if the status is still
+        the one the moderator saw (StatusChanged otherwise). NotFound when there is no such comment.
         """
         if action not in ACTIONS:
-            raise ReviewError(422, f"action must be one of {', '.join(ACTIONS)}", "action")
+            raise InvalidReview(f"action must be one of {', '.join(ACTIONS)}", "action")
         if label is not None and label not in REVIEW_LABELS:
-            raise ReviewError(422, f"label must be one of {', '.join(REVIEW_LABELS)}", "label")
+            raise InvalidReview(f"label must be one of {', '.join(REVIEW_LABELS)}", "label")
         if expected_status is not None and expected_status not in STATUSES:
-            raise ReviewError(422, f"expected_status must be one of {', '.join(STATUSES)}", "expected_status")
+            raise InvalidReview(f"expected_status must be one of {', '.join(STATUSES)}", "expected_status")
         if action == "approve" and reason is not None:
-            raise ReviewError(422, "reason is for rejections only", "reason")
+            raise InvalidReview("reason is for rejections only", "reason")
         if reason is not None and reason not in REJECT_REASONS:
-            raise ReviewError(422, f"reason must be one of {', '.join(REJECT_REASONS)}", "reason")
+            raise InvalidReview(f"reason must be one of {', '.join(REJECT_REASONS)}", "reason")
         if reason == "other" and not (note or "").strip():
-            raise ReviewError(422, "reason other needs a note saying why", "note")
+            raise InvalidReview("reason other needs a note saying why", "note")
         if action == "reject" and reason is None:
             reason = label if label in ("spam", "toxic") else "other"
         label = label or _label_for(action, reason)
         status = ACTIONS[action]
         now = utcnow()
-        try:
-            self.reviews.decide(
-                comment_id, principal.key_id, action=action, status=status, label=label, reason=reason,
-                note=note, expected_status=expected_status, training=label in TRAINING_LABELS,
-                payload=lambda state: self._payload(state, principal, now), now=now,
-            )  # fmt: skip
-        except Missing:
-            raise ReviewError(404, f"No comment {comment_id!r}.") from None
-        except Conflict:
-            if expected_status is None:
-                raise ReviewError(
-                    409,
-                    "This comment has already been reviewed. To change the decision, send the status "
-                    "you saw as expected_status.",
-                ) from None
-            raise ReviewError(
-                409,
-                f"This comment is no longer {expected_status}: someone changed it; reload and decide again.",
-            ) from None
+        self.reviews.decide(
+            comment_id, principal.key_id, action=action, status=status, label=label, reason=reason,
+            note=note, expected_status=expected_status, training=label in TRAINING_LABELS,
+            payload=lambda state: self._payload(state, principal, now), now=now,
+        )  # fmt: skip
         return self._comment(comment_id)
 
     def undo(self, principal: Principal, comment_id: str) -> Comment:
-        """Take back this moderator's decision of the last few seconds: the comment is as before it."""
+        """Take back this moderator's decision of the last few seconds: the comment is as before it.
+
+        UndoExpired when it is not this moderator's latest decision of the undo window."""
         now = utcnow()
-        try:
-            self.reviews.undo(
-                comment_id, principal.key_id, timedelta(seconds=UNDO_SECONDS),
-                lambda state: self._payload(state, principal, now), now,
-            )  # fmt: skip
-        except Conflict:
-            raise ReviewError(
-                409, f"Only your own review of the last {UNDO_SECONDS} seconds can be undone."
-            ) from None
+        self.reviews.undo(
+            comment_id, principal.key_id, timedelta(seconds=UNDO_SECONDS),
+            lambda state: self._payload(state, principal, now), now,
+        )  # fmt: skip
         return self._comment(comment_id)
 
     def _comment(self, comment_id: str) -> Comment:
         comment = self.store.get_comment(comment_id)
         if comment is None:  # erased or purged between the decision and this read
-            raise ReviewError(404, f"No comment {comment_id!r}.")
+            raise NotFound(f"No comment {comment_id!r}.")
         return comment
 
     @staticmethod
@@ -267,5 +240,5 @@ class ReviewQueue:
         is the stored one, counted once.
         """
         if reason not in REPORT_REASONS:
-            raise ReviewError(422, f"reason must be one of {', '.join(REPORT_REASONS)}", "reason")
+            raise InvalidReview(f"reason must be one of {', '.join(REPORT_REASONS)}", "reason")
         return self.reviews.add_report(comment_id, principal.key_id, reporter, reason, text, utcnow())

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
+from moderation.exceptions import AlreadyActive, NotFound
 from moderation.store.repository import Store
 from moderation.store.tables import ApiKey, AuthorAction, AuthorNote, BlockEntry, Comment
 
@@ -18,14 +19,6 @@ _B = BlockEntry.__table__.c
 _KEYS = ApiKey.__table__.c
 # How many IPs, and other e-mails at those IPs, the author view lists (the most used first).
 MAX_LINKED = 20
-
-
-class AlreadyActive(Exception):
-    """The author already has an action of this kind in force."""
-
-
-class NotFound(Exception):
-    """No such action in force for this author."""
 
 
 def in_force(now: datetime) -> Any:
@@ -225,14 +218,14 @@ class AuthorStore:
                 )
             ).first()
             if row is None:
-                raise NotFound(action_id)
+                raise NotFound(f"No action {action_id} in force for this author.")
             changed = connection.execute(
                 update(AuthorAction)
                 .where(_A.id == action_id, _A.lifted_at.is_(None))
                 .values(lifted_at=now, lifted_by=key_id, lift_reason=reason)
             ).rowcount
             if changed != 1:
-                raise NotFound(action_id)
+                raise NotFound(f"No action {action_id} in force for this author.")
             if row.block_entry_ids:
                 connection.execute(delete(BlockEntry).where(_B.id.in_(list(row.block_entry_ids))))
         return str(row.kind)

@@ -7,20 +7,12 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from moderation.exceptions import AlreadyDelivered, NotFound
 from moderation.store.repository import utcnow
 from moderation.store.tables import OutboxEvent, WebhookDelivery
 
 _OUTBOX = OutboxEvent.__table__
 _DELIVERIES = WebhookDelivery.__table__
-
-
-class OutboxError(Exception):
-    """An outbox request that cannot be applied; `status` is the HTTP status that says why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _event_dict(row: Any) -> dict[str, Any]:
@@ -112,7 +104,7 @@ class Outbox:
         return rows, rows[-1].id if more else None
 
     def retry(self, event_id: int, now: datetime | None = None) -> dict[str, Any]:
-        """Make a pending event due now; 404 if there is none, 409 if it was already delivered."""
+        """Make a pending event due now; NotFound if there is none, AlreadyDelivered if it was delivered."""
         o = _OUTBOX.c
         now = now or utcnow()
         with self.engine.begin() as connection:
@@ -123,7 +115,7 @@ class Outbox:
             ).rowcount
         event = self.get(event_id)
         if event is None:
-            raise OutboxError(404, f"No outbox event {event_id}.")
+            raise NotFound(f"No outbox event {event_id}.")
         if changed != 1:
-            raise OutboxError(409, "This event has already been delivered.")
+            raise AlreadyDelivered()
         return event

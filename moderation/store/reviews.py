@@ -10,6 +10,7 @@ from typing import Any, Callable
 from sqlalchemy import and_, delete, exists, false, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 
+from moderation.exceptions import AlreadyReviewed, NotFound, StatusChanged, UndoExpired
 from moderation.store.repository import Store
 from moderation.store.tables import ApiKey, Comment, Label, OutboxEvent, Report, Review
 
@@ -32,14 +33,6 @@ _KEYS = ApiKey.__table__.c
 # Builds the webhook payload inside the decision's transaction, from what only the database knows
 # there (the sequence, the status before); the shape belongs to the service layer.
 PayloadFactory = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class Conflict(Exception):
-    """The comment is not in the state the decision expected (someone else changed it first)."""
-
-
-class Missing(Exception):
-    """There is no such comment."""
 
 
 @dataclass(frozen=True)
@@ -397,7 +390,7 @@ class ReviewStore:
         payload: PayloadFactory,
         now: datetime,
     ) -> dict[str, Any]:
-        """Apply a decision if the comment is as expected; raise Missing or Conflict otherwise.
+        """Apply a decision if the comment is as expected; raise NotFound, AlreadyReviewed or StatusChanged.
 
         Without expected_status only a comment no person has decided yet qualifies, so of two
         simultaneous first reviews exactly one wins; with it, the comment must still have that
@@ -408,7 +401,7 @@ class ReviewStore:
                 select(_C.status, _C.text, _C.name, _C.client_comment_id).where(_C.id == comment_id)
             ).first()
             if before is None:
-                raise Missing(comment_id)
+                raise NotFound(f"No comment {comment_id!r}.")
             conditions = [_C.id == comment_id]
             if expected_status is None:
                 conditions += [_C.reviewed_at.is_(None), _C.status == before.status]
@@ -423,7 +416,7 @@ class ReviewStore:
                         review_reason=reason, review_note=note)
             ).rowcount  # fmt: skip
             if changed != 1:
-                raise Conflict(comment_id)
+                raise AlreadyReviewed() if expected_status is None else StatusChanged(expected_status)
             review_id = connection.execute(
                 insert(Review),
                 {"comment_id": comment_id, "key_id": key_id, "action": action, "label": label, "note": note,
@@ -451,7 +444,7 @@ class ReviewStore:
 
         The comment returns to what it was before: its earlier status and, if a person had decided
         before, that decision (found by replaying the audit trail, where an undo cancels the action
-        before it). Reports the decision resolved are open again. Raises Conflict otherwise.
+        before it). Reports the decision resolved are open again. Raises UndoExpired otherwise.
         """
         with self.engine.begin() as connection:
             rows = connection.execute(
@@ -468,7 +461,7 @@ class ReviewStore:
                 else:
                     in_force.append(row)
             if not in_force or in_force[-1].key_id != key_id or in_force[-1].created_at < now - window:
-                raise Conflict(comment_id)
+                raise UndoExpired(int(window.total_seconds()))
             undone = in_force[-1]
             earlier = in_force[-2] if len(in_force) > 1 else None
             # Reviews from before statuses were recorded could only have been of held comments.
@@ -486,7 +479,7 @@ class ReviewStore:
                 )
             ).rowcount
             if changed != 1:
-                raise Conflict(comment_id)
+                raise UndoExpired(int(window.total_seconds()))
             current = connection.execute(
                 select(_C.status, _C.client_comment_id).where(_C.id == comment_id)
             ).one()

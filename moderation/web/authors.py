@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
 
+from moderation.exceptions import DomainError
 from moderation.services.authors import MAX_SUSPEND_DAYS, AuthorDesk
-from moderation.services.review import ReviewError
 from moderation.web.views import REJECT_REASON_NAMES, bp
 
 PAGE_SIZE = 25
@@ -36,9 +36,7 @@ def author() -> Any:
     email = _email()
     cursor = (request.args.get("cursor") or "").strip()[:200] or None
     try:
-        found = _desk().view(email, cursor, PAGE_SIZE)
-    except ReviewError as exc:
-        abort(exc.status, description=exc.message)
+        found = _desk().view(email, cursor, PAGE_SIZE)  # NotFound for no e-mail: the error page
     except ValueError:
         found = _desk().view(email, None, PAGE_SIZE)
     next_url = None
@@ -62,7 +60,7 @@ def author_note() -> Response:
     try:
         _desk().add_note(g.principal, email, (request.form.get("text") or "")[:2000])
         flash("Note added.", "ok")
-    except ReviewError as exc:
+    except DomainError as exc:
         flash(exc.message, "warn")
     return _to_author(email)
 
@@ -86,7 +84,7 @@ def author_act() -> Response:
             reject_pending=action == "ban" and request.form.get("reject_pending") == "1",
             reject_reason=request.form.get("reject_reason") or "spam", days=days,
         )  # fmt: skip
-    except ReviewError as exc:
+    except DomainError as exc:
         flash(exc.message, "warn")
         return _to_author(email)
     done = ACTION_NAMES.get(record["action"], record["action"])
@@ -107,6 +105,6 @@ def author_lift() -> Response:
     try:
         record = _desk().lift(g.principal, email, action_id, (request.form.get("reason") or "")[:2000])
         flash(f"Lifted: {ACTION_NAMES.get(record['action'], record['action']).lower()}.", "ok")
-    except ReviewError as exc:
+    except DomainError as exc:
         flash(exc.message, "warn")
     return _to_author(email)

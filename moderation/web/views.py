@@ -25,6 +25,8 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from moderation.auth import authenticate
+from moderation.errors import http_exception
+from moderation.exceptions import Conflict, DomainError
 from moderation.pipeline.domain import ATTRIBUTE_HEADS, Thresholds
 from moderation.services.context import reply_context
 from moderation.services.review import (
@@ -34,7 +36,6 @@ from moderation.services.review import (
     UNDO_SECONDS,
     VIEWS,
     QueueFilter,
-    ReviewError,
     ReviewQueue,
 )
 from moderation.store.repository import utcnow
@@ -167,6 +168,11 @@ def _error(error: HTTPException) -> Any:
         body = {"error": (error.name or "error").lower().replace(" ", "_"), "message": error.description}
         return _no_store(jsonify(body)), error.code or 500
     return render_template("moderate/error.html", error=error), error.code or 500
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> Any:
+    return _error(http_exception(error))
 
 
 def wants_json() -> bool:
@@ -490,8 +496,11 @@ def _review() -> dict[str, Any]:
             comment = _queue().review(
                 g.principal, comment_id, action, label, note, reason, seen.get(comment_id)
             )
-        except ReviewError as exc:
-            outcome["taken" if exc.status == 409 else "missing"].append(comment_id)
+        except Conflict:
+            outcome["taken"].append(comment_id)
+            continue
+        except DomainError:
+            outcome["missing"].append(comment_id)
             continue
         outcome["done"].append(
             {
@@ -558,7 +567,7 @@ def _undo() -> dict[str, Any]:
     for comment_id in last["ids"]:
         try:
             comment = _queue().undo(g.principal, comment_id)
-        except ReviewError:
+        except DomainError:
             outcome["missing"].append(comment_id)
             continue
         held = comment.status == "held" and held

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from moderation.auth import requires
-from moderation.store.outbox import Outbox, OutboxError
+from moderation.store.outbox import Outbox
 
 blp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks", description="CMS webhook deliveries")
 
@@ -108,10 +108,7 @@ class Retry(MethodView):
     @blp.response(200, OutboxEventOut)
     def post(self, event_id: int) -> dict[str, Any]:
         """Make a pending event due now instead of at the end of its back-off; 409 if delivered."""
-        try:
-            return _outbox().retry(event_id)
-        except OutboxError as exc:
-            abort(exc.status, message=exc.message)
+        return _outbox().retry(event_id)
 
 
 @blp.route("/deliveries")
