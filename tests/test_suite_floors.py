@@ -1,10 +1,10 @@
 """The shipped recipe on our functional suite: a regression below these floors fails CI.
 
 Floors are five points below what the recipe trained on the corpus (seed 13) reached when they were
-last set (afternoon of 2026-12-01, docs/model.md, "Fairness and robustness"); they guard against
-regressions, they are not the targets. Raise them when the model improves. Three functionalities
-fell while the rest held or rose, and their floors went down with them: neutral identity mentions
-(98.6 to 93.6 %), slur (98.8 to 97.6 %) and hate in a later sentence (86.1 to 85.5 %).
+last set (evening of 2026-12-01, docs/model.md, "Fairness and robustness"); they guard against
+regressions, they are not the targets. Raise them when the model improves. Neutral identity
+mentions rose from 93.6 to 100 % with 220 civil comments naming groups, and its floor went up with
+it; a few functionalities moved by a point or less either way and their floors followed.
 """
 
 import json
@@ -19,22 +19,22 @@ FLOORS = {
     "civil_news": 95,
     "counterspeech_quote": 95,
     "counterspeech_reference": 91,
-    "derogation_dehumanisation": 86,
+    "derogation_dehumanisation": 85,
     "derogation_implicit": 36,
     "derogation_negative_attribute": 85,
     "derogation_negative_emotion": 60,
     "disguise_leet": 81,
     "disguise_letter_dropped": 70,
-    "disguise_letters_swapped": 68,
+    "disguise_letters_swapped": 69,
     "disguise_separators": 80,
-    "disguise_space_added": 65,
+    "disguise_space_added": 64,
     "disguise_space_removed": 55,
-    "disguise_unicode_lookalike": 76,
+    "disguise_unicode_lookalike": 77,
     "hate_later_sentence": 80,
-    "hate_opinion": 88,
-    "hate_question": 81,
+    "hate_opinion": 90,
+    "hate_question": 80,
     "hate_subordinate_clause": 79,
-    "identity_neutral": 88,
+    "identity_neutral": 95,
     "identity_positive": 93,
     "negated_hate": 80,
     "negated_positive": 75,
@@ -45,7 +45,7 @@ FLOORS = {
     "slur_homonym": 49,
     "spam_domains": 90,
     "threat_direct": 71,
-    "threat_normative": 76,
+    "threat_normative": 75,
 }
 BIAS_FLOOR = 0.82
 WORST_FALSE_HOLD_CEILING = 0.30
