@@ -11,6 +11,7 @@ from moderation.classifier.features import (
     group_context,
     group_targeting,
     mark_negation,
+    negated_praise,
     prepare,
 )
 from moderation.pipeline.normalize import normalize
@@ -70,6 +71,24 @@ def test_group_context_pairs_the_placeholder_with_the_words_said_of_it():
 )
 def test_group_targeting_counts_hostile_words_said_of_a_group(text, expected):
     assert group_targeting(folded(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("Muslims are never honest.", 1),
+        ("Roma have not contributed anything to this country", 1),
+        ("Women are not clever enough for engineering", 1),
+        # Praise said plainly, hate denied, two negations, praise reported: none counts.
+        ("Somalis are honest, hardworking people", 0),
+        ("Refugees are not criminals", 0),
+        ("I have never met a Ukrainian who was not grateful", 0),
+        ("Someone wrote that Jews are not loyal. Shameful.", 0),
+        ("The trains are never clean", 0),
+    ],
+)
+def test_negated_praise_counts_praise_of_a_group_under_one_negation(text, count):
+    assert negated_praise(folded(text)) == count
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
 """The shipped recipe on our functional suite: a regression below these floors fails CI.
 
 Floors are five points below what the recipe trained on the corpus (seed 13) reached when they were
-last set (2026-12-01, docs/model.md, "Fairness and robustness"); they guard against regressions,
-they are not the targets. Raise them when the model improves. Two functionalities fell in that
-round while the rest rose, and their floors went down with them: reclaimed self-reference (99.6 to
-92.4 %) and slur homonyms (68.2 to 54.5 %, 22 cases: three of them).
+last set (evening of 2026-12-01, docs/model.md, "Fairness and robustness"); they guard against
+regressions, they are not the targets. Raise them when the model improves. Neutral identity
+mentions rose from 93.6 to 100 % with 220 civil comments naming groups, and its floor went up with
+it; a few functionalities moved by a point or less either way and their floors followed.
 """
 
 import json
@@ -15,33 +15,33 @@ from moderation.classifier.bundle import ModelBundle
 
 FLOORS = {
     "abuse_individual": 95,
-    "abuse_nonprotected_group": 91,
+    "abuse_nonprotected_group": 92,
     "civil_news": 95,
     "counterspeech_quote": 95,
-    "counterspeech_reference": 90,
+    "counterspeech_reference": 91,
     "derogation_dehumanisation": 85,
-    "derogation_implicit": 31,
-    "derogation_negative_attribute": 84,
-    "derogation_negative_emotion": 50,
-    "disguise_leet": 79,
-    "disguise_letter_dropped": 68,
-    "disguise_letters_swapped": 68,
-    "disguise_separators": 77,
-    "disguise_space_added": 63,
+    "derogation_implicit": 36,
+    "derogation_negative_attribute": 85,
+    "derogation_negative_emotion": 60,
+    "disguise_leet": 81,
+    "disguise_letter_dropped": 70,
+    "disguise_letters_swapped": 69,
+    "disguise_separators": 80,
+    "disguise_space_added": 64,
     "disguise_space_removed": 55,
-    "disguise_unicode_lookalike": 76,
-    "hate_later_sentence": 81,
-    "hate_opinion": 88,
-    "hate_question": 81,
-    "hate_subordinate_clause": 77,
-    "identity_neutral": 93,
+    "disguise_unicode_lookalike": 77,
+    "hate_later_sentence": 80,
+    "hate_opinion": 90,
+    "hate_question": 80,
+    "hate_subordinate_clause": 79,
+    "identity_neutral": 95,
     "identity_positive": 93,
     "negated_hate": 80,
-    "negated_positive": 55,
-    "profanity_at_group": 90,
+    "negated_positive": 75,
+    "profanity_at_group": 91,
     "profanity_not_aimed": 95,
-    "reclaimed_self_reference": 87,
-    "slur": 93,
+    "reclaimed_self_reference": 95,
+    "slur": 92,
     "slur_homonym": 49,
     "spam_domains": 90,
     "threat_direct": 71,

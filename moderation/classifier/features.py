@@ -18,6 +18,7 @@ from moderation.classifier.lexicon import (
     HOSTILE_PATTERN,
     NEGATION_CUES,
     PATTERNS,
+    PRAISE_PATTERN,
     lexicon_counts,
     mask_group_names,
     repair_disguises,
@@ -58,8 +59,8 @@ class Prepare(BaseEstimator, TransformerMixin):
 # What the feature code computes, as a number: a model file records the version it was trained with,
 # and a model of another version is refused (modelfile.py), since the same columns would now mean
 # other things. 2: counts of matches as units, misspelled listed words repaired, reported words not
-# counted as said (2026-12-01).
-FEATURES_VERSION = 2
+# counted as said (2026-12-01). 3: praise of a group under a negation counted (2026-12-01).
+FEATURES_VERSION = 3
 
 GROUP_PLACEHOLDER = "xgroupx"  # what the model reads in place of any identity group's name
 _URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)([^\s/<>\"':?#]*)", re.IGNORECASE)
@@ -83,7 +84,7 @@ STRUCTURAL_NAMES = (
     "email_in_text", "upper_ratio", "exclaim_ratio", "digit_ratio", "symbol_ratio",
     "non_ascii_ratio", "repeats", "lexicon_obscene", "lexicon_insult", "lexicon_identity",
     "lexicon_threat", "second_person", "group_hostile", "group_hostile_negated", "group_hostile_quoted",
-    "group_hostile_adjacent", "counter_speech", "abuse_aimed",
+    "group_hostile_adjacent", "group_praise_negated", "counter_speech", "abuse_aimed",
 )  # fmt: skip
 _SECOND_PERSON = re.compile(r"(?<!\w)(?:you|your|youre|ur|u|yourself|ya)(?!\w)")
 
@@ -123,6 +124,7 @@ def structural_row(record: PreparedRecord) -> list[float]:
         *map(_hits, said_lexicon_counts(_repaired(record.folded))),
         _hits(len(_SECOND_PERSON.findall(record.folded))),
         *map(_hits, group_targeting(record.folded)),
+        _hits(negated_praise(record.folded)),
         _hits(len(COUNTER_PATTERN.findall(record.folded))),
         _hits(abuse_aimed(record.folded)),
     ]
@@ -173,6 +175,36 @@ def group_targeting(folded: str) -> tuple[int, int, int, int]:
                 plain += 1
     adjacent = len(_ADJACENT.findall(text)) if plain else 0
     return plain, negated, inside_quotes, adjacent
+
+
+def negated_praise(folded: str) -> int:
+    """Count words of praise said of a named group under one negation: "they are never honest", "not
+    one of them has contributed", "they will never be real citizens". Negated praise is a demeaning
+    generalisation; two negations ("never met one who wasn't grateful") cancel, and praise quoted or
+    reported counts nowhere.
+    """
+    text = _model_text(folded, True, False)
+    if GROUP_PLACEHOLDER not in text:
+        return 0
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
+    count = 0
+    start = 0
+    for boundary in [*(m.start() for m in _SENTENCE.finditer(text)), len(text)]:
+        sentence_start, start = start, boundary + 1
+        sentence = text[sentence_start:boundary]
+        groups = [m.start() for m in re.finditer(GROUP_PLACEHOLDER, sentence)]
+        if not groups:
+            continue
+        for praise in PRAISE_PATTERN.finditer(sentence):
+            if not any(abs(praise.start() - g) <= _HOSTILE_WINDOW for g in groups):
+                continue
+            where = sentence_start + praise.start()
+            if any(a <= where < b for a, b in quoted) or _reported(sentence, praise.start()):
+                continue
+            cues = len(_NEGATION.findall(sentence, 0, praise.start()))
+            if cues == 1 and _negated(sentence, praise.start()):
+                count += 1
+    return count
 
 
 # Words with which a reader reports what someone else said, quotation marks or not: "comments
@@ -444,9 +476,33 @@ def _model_text(folded: str, masked: bool, negation: bool, context: bool = False
 
 
 def build_features(
-    seed: int = 0, mask_groups: bool = True, negation: bool = False, group_context: bool = False
+    seed: int = 0,
+    mask_groups: bool = True,
+    negation: bool = False,
+    group_context: bool = False,
+    plain_words: bool = False,
 ) -> Pipeline:
-    """Return the unfitted feature pipeline shared by every head."""
+    """Return the unfitted feature pipeline shared by every head.
+
+    ``plain_words`` adds a second word 1-2-gram block that reads the words as written (group names
+    still masked), without negation marks or group-context tokens: "not honest" is also "honest",
+    so the words the negation scope renames keep the weight they carry elsewhere.
+    """
+    plain = [
+        (
+            "plain",
+            TfidfVectorizer(
+                preprocessor=ModelText(mask_groups, negation=False),
+                lowercase=False,
+                token_pattern=r"(?u)\b\w+\b",
+                ngram_range=(1, 2),
+                min_df=2,
+                sublinear_tf=True,
+                max_features=100_000,
+                dtype=np.float64,
+            ),
+        )
+    ]
     return Pipeline(
         [
             ("prepare", Prepare()),
@@ -480,6 +536,7 @@ def build_features(
                                 dtype=np.float64,
                             ),
                         ),
+                        *(plain if plain_words and negation else []),
                         ("structure", Structural()),
                     ]
                 ),

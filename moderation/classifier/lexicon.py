@@ -127,6 +127,18 @@ HOSTILE = (
     "drown*", "poison*", "annihilat*", "genocide", "hunt down", "hunted down", "string up",
     "strung up", "line them up", "put down", "set fire", "torch*",
 )  # fmt: skip
+# What praise says of a group: worth, honesty, ability, belonging. Said of a group under a negation
+# ("they are never honest", "not one of them is capable", "they will never be real citizens") it is
+# a demeaning generalisation; matched only near a group's name (see features.group_targeting).
+PRAISE = (
+    "honest*", "trustworthy", "trusted", "loyal*", "decent", "clean", "civilised", "civilized",
+    "intelligent", "smart", "clever", "capable", "competent", "skilled", "hardworking",
+    "hard working", "hard-working", "grateful", "thankful", "kind", "peaceful", "law abiding",
+    "law-abiding", "respectful", "normal", "human", "humans", "people", "citizens", "citizen", "equal",
+    "equals", "real", "proper", "brave", "faithful", "moral", "morals", "conscience", "integrate*",
+    "contribut*", "belong", "deserve", "deserving", "useful", "valuable", "reliable", "generous",
+    "genuine", "sincere", "invented", "achieved", "earned",
+)  # fmt: skip
 # Words with which readers reject or report hate (counter-speech).
 COUNTER = (
     "reported", "reporting", "report it", "racist*", "racism", "bigot*", "hate speech", "hateful",
@@ -194,6 +206,7 @@ def _entries_pattern(entries: tuple[str, ...]) -> re.Pattern[str]:
 
 
 HOSTILE_PATTERN = _entries_pattern(HOSTILE)
+PRAISE_PATTERN = _entries_pattern(PRAISE)
 COUNTER_PATTERN = _entries_pattern(COUNTER)
 
 PATTERNS = {

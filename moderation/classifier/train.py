@@ -55,6 +55,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "mask_groups": True,
     "negation": True,
     "group_context": True,
+    # A second word block without negation marks (features.build_features); measured and left off:
+    # it approved more civil cases but stopped fewer negative attributes (docs/model.md).
+    "plain_words": False,
     # The attribute heads (insult, threat, ...) beside the two deciding heads; see heads.py. They
     # decide nothing unless configured, so three calibration folds (not five) keep training short.
     "attribute_heads": True,
@@ -109,7 +112,13 @@ def fit(examples: list[Example], params: dict[str, Any], seed: int, n_jobs: int 
     is identical to fitting them one after the other. n_jobs defaults to one thread per head.
     """
     examples = _with_augmentations(examples, params["augment"], seed)
-    features = build_features(seed, params["mask_groups"], params["negation"], params["group_context"])
+    features = build_features(
+        seed,
+        params["mask_groups"],
+        params["negation"],
+        params["group_context"],
+        params["plain_words"],
+    )
     prepared = [prepare(ex.record()) for ex in examples]
     matrix = features.fit_transform(prepared)
     jobs = []
