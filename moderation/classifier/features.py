@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -152,10 +152,24 @@ def group_targeting(folded: str) -> tuple[int, int, int, int]:
     learns what each is worth; a hostile word far from any group's name counts nowhere here.
     """
     text = _model_text(folded, True, False)
-    if GROUP_PLACEHOLDER not in text:
-        return 0, 0, 0, 0
-    quoted = [m.span() for m in _QUOTED.finditer(text)]
     plain = negated = inside_quotes = 0
+    for sentence, at, others in _near_group_names(text, HOSTILE_PATTERN):
+        if others:
+            inside_quotes += 1
+        elif _negated(sentence, at):
+            negated += 1
+        else:
+            plain += 1
+    adjacent = len(_ADJACENT.findall(text)) if plain else 0
+    return plain, negated, inside_quotes, adjacent
+
+
+def _near_group_names(text: str, pattern: re.Pattern[str]) -> Iterator[tuple[str, int, bool]]:
+    """Each match of pattern near a group's name in the same sentence of masked text: the sentence,
+    where in it the match starts, and whether it is someone else's words (quoted or reported)."""
+    if GROUP_PLACEHOLDER not in text:
+        return
+    quoted = [m.span() for m in _QUOTED.finditer(text)]
     start = 0
     for boundary in [*(m.start() for m in _SENTENCE.finditer(text)), len(text)]:
         sentence_start, start = start, boundary + 1
@@ -163,18 +177,12 @@ def group_targeting(folded: str) -> tuple[int, int, int, int]:
         groups = [m.start() for m in re.finditer(GROUP_PLACEHOLDER, sentence)]
         if not groups:
             continue
-        for hostile in HOSTILE_PATTERN.finditer(sentence):
-            if not any(abs(hostile.start() - g) <= _HOSTILE_WINDOW for g in groups):
+        for match in pattern.finditer(sentence):
+            if not any(abs(match.start() - g) <= _HOSTILE_WINDOW for g in groups):
                 continue
-            where = sentence_start + hostile.start()
-            if any(a <= where < b for a, b in quoted) or _reported(sentence, hostile.start()):
-                inside_quotes += 1
-            elif _negated(sentence, hostile.start()):
-                negated += 1
-            else:
-                plain += 1
-    adjacent = len(_ADJACENT.findall(text)) if plain else 0
-    return plain, negated, inside_quotes, adjacent
+            where = sentence_start + match.start()
+            others = any(a <= where < b for a, b in quoted) or _reported(sentence, match.start())
+            yield sentence, match.start(), others
 
 
 def negated_praise(folded: str) -> int:
@@ -184,26 +192,10 @@ def negated_praise(folded: str) -> int:
     reported counts nowhere.
     """
     text = _model_text(folded, True, False)
-    if GROUP_PLACEHOLDER not in text:
-        return 0
-    quoted = [m.span() for m in _QUOTED.finditer(text)]
     count = 0
-    start = 0
-    for boundary in [*(m.start() for m in _SENTENCE.finditer(text)), len(text)]:
-        sentence_start, start = start, boundary + 1
-        sentence = text[sentence_start:boundary]
-        groups = [m.start() for m in re.finditer(GROUP_PLACEHOLDER, sentence)]
-        if not groups:
-            continue
-        for praise in PRAISE_PATTERN.finditer(sentence):
-            if not any(abs(praise.start() - g) <= _HOSTILE_WINDOW for g in groups):
-                continue
-            where = sentence_start + praise.start()
-            if any(a <= where < b for a, b in quoted) or _reported(sentence, praise.start()):
-                continue
-            cues = len(_NEGATION.findall(sentence, 0, praise.start()))
-            if cues == 1 and _negated(sentence, praise.start()):
-                count += 1
+    for sentence, at, others in _near_group_names(text, PRAISE_PATTERN):
+        if not others and len(_NEGATION.findall(sentence, 0, at)) == 1 and _negated(sentence, at):
+            count += 1
     return count
 
 
