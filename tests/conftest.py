@@ -16,7 +16,7 @@ from moderation.app import create_app
 from moderation.classifier.datasets import load_corpus
 from moderation.classifier.train import train
 from moderation.store.database import upgrade
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, CORPUS, auth, comment, postgres_url
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, CORPUS, auth, comment, postgres_url, sign_in
 
 
 @pytest.fixture(scope="session")
@@ -128,6 +128,13 @@ def runner() -> CliRunner:
 def keys(app) -> dict[str, str]:
     store = app.extensions["moderation"].store
     return {role: store.create_key(role, f"test {role}")[1] for role in ("client", "moderator", "admin")}
+
+
+@pytest.fixture
+def moderator(client, keys):
+    """A test client signed in to the moderators' pages with the moderator key."""
+    assert sign_in(client, keys["moderator"]).status_code == 303
+    return client
 
 
 @pytest.fixture

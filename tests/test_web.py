@@ -19,13 +19,6 @@ def app_config(app_config):
 
 
 @pytest.fixture
-def moderator(client, keys):
-    """A test client signed in as the moderator key."""
-    assert sign_in(client, keys["moderator"]).status_code == 303
-    return client
-
-
-@pytest.fixture
 def held(submit) -> str:
     """The id of a held comment (a form filled in too fast)."""
     response = submit(elapsed_ms=100, post_id="311")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import auth, sign_in, status_of, token
+from tests.helpers import auth, status_of, token
 
 JSON = {"Accept": "application/json"}
 
@@ -17,12 +17,6 @@ JSON = {"Accept": "application/json"}
 def app_config(app_config):
     app_config.update(spam_reject=1.0, toxicity_reject=1.0)
     return app_config
-
-
-@pytest.fixture
-def moderator(client, keys):
-    assert sign_in(client, keys["moderator"]).status_code == 303
-    return client
 
 
 @pytest.fixture

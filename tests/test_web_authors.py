@@ -6,19 +6,13 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import HOSTILE, auth, sign_in, token
+from tests.helpers import HOSTILE, auth, token
 
 
 @pytest.fixture
 def app_config(app_config):
     app_config.update(spam_reject=1.0, toxicity_reject=1.0, flood_seconds=0)
     return app_config
-
-
-@pytest.fixture
-def moderator(client, keys):
-    assert sign_in(client, keys["moderator"]).status_code == 303
-    return client
 
 
 def page(client, email: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from moderation.store.repository import utcnow
 from moderation.store.tables import Comment
-from tests.helpers import auth, sign_in
+from tests.helpers import auth
 
 UPDATES = re.compile(r'<div id="live"[^>]* data-updates="([^"]+)" data-poll-seconds="([^"]+)"')
 
@@ -28,12 +28,6 @@ def app(app):
     yield app
     # Close the pool's connections here, not in the garbage collector (PostgreSQL warns then).
     app.extensions["moderation"].store.engine.dispose()
-
-
-@pytest.fixture
-def moderator(client, keys):
-    assert sign_in(client, keys["moderator"]).status_code == 303
-    return client
 
 
 def held(submit, **fields) -> str:
