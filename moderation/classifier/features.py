@@ -467,6 +467,20 @@ def _model_text(folded: str, masked: bool, negation: bool, context: bool = False
     return f"{text} {extra}" if extra else text
 
 
+def _word_block(preprocessor: ModelText) -> TfidfVectorizer:
+    """A word 1-2-gram TF-IDF block over what preprocessor makes of a record."""
+    return TfidfVectorizer(
+        preprocessor=preprocessor,
+        lowercase=False,
+        token_pattern=r"(?u)\b\w+\b",
+        ngram_range=(1, 2),
+        min_df=2,
+        sublinear_tf=True,
+        max_features=100_000,
+        dtype=np.float64,
+    )
+
+
 def build_features(
     seed: int = 0,
     mask_groups: bool = True,
@@ -480,21 +494,7 @@ def build_features(
     still masked), without negation marks or group-context tokens: "not honest" is also "honest",
     so the words the negation scope renames keep the weight they carry elsewhere.
     """
-    plain = [
-        (
-            "plain",
-            TfidfVectorizer(
-                preprocessor=ModelText(mask_groups, negation=False),
-                lowercase=False,
-                token_pattern=r"(?u)\b\w+\b",
-                ngram_range=(1, 2),
-                min_df=2,
-                sublinear_tf=True,
-                max_features=100_000,
-                dtype=np.float64,
-            ),
-        )
-    ]
+    plain = [("plain", _word_block(ModelText(mask_groups, negation=False)))]
     return Pipeline(
         [
             ("prepare", Prepare()),
@@ -502,19 +502,7 @@ def build_features(
                 "union",
                 FeatureUnion(
                     [
-                        (
-                            "word",
-                            TfidfVectorizer(
-                                preprocessor=ModelText(mask_groups, negation, group_context),
-                                lowercase=False,
-                                token_pattern=r"(?u)\b\w+\b",
-                                ngram_range=(1, 2),
-                                min_df=2,
-                                sublinear_tf=True,
-                                max_features=100_000,
-                                dtype=np.float64,
-                            ),
-                        ),
+                        ("word", _word_block(ModelText(mask_groups, negation, group_context))),
                         (
                             "char",
                             TfidfVectorizer(
