@@ -490,7 +490,10 @@ def test_running_service_switches_to_a_promoted_version_without_dropping_request
                 for _ in range(6)
             }
             time.sleep(0.3)
-        time.sleep(1)
+        # Keep posting until a comment is scored by the new version: under load the first
+        # request a worker serves after the switch can take seconds (it loads the model).
+        while "v-candidate" not in versions and time.monotonic() < deadline:
+            time.sleep(0.2)
         stop.set()
         worker.join(timeout=30)
     finally:
