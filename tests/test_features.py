@@ -13,6 +13,7 @@ from moderation.classifier.features import (
     mark_negation,
     negated_praise,
     prepare,
+    stated_hostility,
 )
 from moderation.pipeline.normalize import normalize
 
@@ -129,3 +130,32 @@ def test_clause_parts_are_the_clauses_worth_scoring_alone(text, clauses):
 def test_clause_parts_carry_their_own_folded_text():
     (part,) = clause_parts(prepare("Good game. Those r3fugees are v e r m i n."))
     assert part.folded == "those refugees are vermin."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # loathing aimed at a group
+        ("Honestly I loathe Hungarians, always have.", (1, 0, 0)),
+        ("Dutch people just sicken me.", (1, 0, 0)),
+        ("We have nothing but scorn for those Quakers.", (1, 0, 0)),
+        ("Bosnians? They fill me with disgust.", (0, 0, 0)),  # no group in the clause that says it
+        # a threat the writer makes, to anyone
+        ("Me and the lads are gonna torch them all tonight.", (0, 1, 0)),
+        ("I'll gun down every one of you.", (0, 1, 0)),
+        # violence wished on a group
+        ("Estonians ought to be drowned at birth.", (0, 0, 1)),
+        ("It's time the Kenyans were wiped out.", (0, 0, 1)),
+        # not said by the writer, negated, or not violence
+        ("I don't despise Hungarians at all.", (0, 0, 0)),
+        ("Belgians do not disgust me, why would they?", (0, 0, 0)),
+        ("Whoever wrote that Estonians ought to be drowned should be banned.", (0, 0, 0)),
+        ('A reply said "Estonians ought to be drowned". Reported.', (0, 0, 0)),
+        ("I'll shoot you a message after the match.", (0, 0, 0)),
+        ("I hate the way Kenyans are portrayed in this paper.", (0, 0, 0)),
+        ("Kenyan troops were killed near the border.", (0, 0, 0)),
+        ("I'm going to kill this essay tonight.", (0, 0, 0)),
+    ],
+)
+def test_stated_hostility_counts_what_the_writer_feels_threatens_or_wishes(text, expected):
+    assert stated_hostility(folded(text)) == expected

@@ -77,6 +77,13 @@ def test_masking_skips_text_that_names_no_group_and_masks_the_rest():
         ("they are all parasties", "they are all parasites"),  # swapped, in a plural
         ("they should be slaughtred", "they should be slaughtered"),  # dropped, in an inflection
         ("filht everywhere", "filth everywhere"),
+        ("they should all be kiled", "they should all be killed"),  # dropped, in a verb's form
+        ("i will satb them", "i will stab them"),  # swapped, in a short verb
+        ("i ha te them", "i hate them"),  # a short word split in two
+        ("they deserve to be dro wned", "they deserve to be drowned"),
+        ("they deserve to belynched", "they deserve to be lynched"),  # glued to a short listed word
+        ("honestly idespise them", "honestly i despise them"),
+        ("what a bunch of theshits", "what a bunch of the shits"),
     ],
 )
 def test_misspelled_abuse_is_put_back(text, repaired):
@@ -88,8 +95,9 @@ def test_misspelled_abuse_is_put_back(text, repaired):
 _ORDINARY = (
     "strange treat treats garage reset laughter anger depot rolling tolls violet thread theater cleaned "
     "therapist therapists apathetic morning downed picks shots urges despised despising cleansing "
-    "animal cheat cheated monkey insect half-assed niger"
-).split() + ["worth less", "use less", "over run", "dis ease", "back ward"]
+    "animal cheat cheated monkey insect half-assed niger aimed sitting arts beta lair veil silt down "
+    "pick moon urge sickness torches lynches carp"
+).split() + ["worth less", "use less", "over run", "dis ease", "back ward", "be at", "it's hot", "go ok"]
 
 
 @given(st.lists(st.sampled_from(_ORDINARY + ["the", "a", "is", "was", "very", "they", "and"]), max_size=10))
@@ -101,3 +109,41 @@ def test_ordinary_words_are_never_repaired(words):
 def test_correctly_spelled_listed_words_stay_as_written():
     text = "vermin parasites slaughtered despise despised hating disgusting"
     assert lexicon.repair_disguises(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("the tiles were spic and span by noon", "the tiles were spick and span by noon"),
+        ("she stepped out for a fag and a chat", "she stepped out for a cigarette and a chat"),
+        ("twenty fags from the duty free", "twenty cigarettes from the duty free"),
+        ("the fag end of a long parliament", "the tail end of a long parliament"),
+        ("faggots of hazel for the hedge", "bundles of hazel for the hedge"),
+        ("pork faggots with onion gravy", "pork meatballs with onion gravy"),
+        ("the flats on dyke road", "the flats on dike road"),
+        ("the sea dyke was breached in the storm", "the sea dike was breached in the storm"),
+        ("our maine coon sleeps all day", "our maine cat sleeps all day"),
+        ("a coon hound barked at the raccoons", "a raccoon hound barked at the raccoons"),
+        ("the tranny van failed its mot", "the transit van failed its mot"),
+        ("a chink in their defence", "a crack in their defence"),
+        ("the chink of glasses at the bar", "the clink of glasses at the bar"),
+    ],
+)
+def test_slur_list_words_in_an_everyday_sense_read_as_that_sense(text, plain):
+    assert lexicon.plain_senses(text) == plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shut up you fag, end of story",
+        "get the faggots out of our town",
+        "dykes and trannies ruin everything",
+        "another chink moved in next door",
+        "spics go home",
+        "some coon stole it",
+        "it's hot out, take water",
+    ],
+)
+def test_slur_list_words_aimed_at_people_stay_as_written(text):
+    assert lexicon.plain_senses(text) == text

@@ -14,13 +14,22 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from moderation.classifier.lexicon import (
+    AVERSION_FELT,
+    AVERSION_FELT_VERBS,
+    AVERSION_NOUNS,
+    AVERSION_PATTERN,
+    AVERSION_VERBS,
     COUNTER_PATTERN,
     HOSTILE_PATTERN,
+    INTENT,
     NEGATION_CUES,
     PATTERNS,
     PRAISE_PATTERN,
+    VIOLENT_PARTICIPLES,
+    VIOLENT_VERBS,
     lexicon_counts,
     mask_group_names,
+    plain_senses,
     repair_disguises,
 )
 from moderation.pipeline.domain import PreparedRecord
@@ -59,8 +68,10 @@ class Prepare(BaseEstimator, TransformerMixin):
 # What the feature code computes, as a number: a model file records the version it was trained with,
 # and a model of another version is refused (modelfile.py), since the same columns would now mean
 # other things. 2: counts of matches as units, misspelled listed words repaired, reported words not
-# counted as said (2026-12-01). 3: praise of a group under a negation counted (2026-12-01).
-FEATURES_VERSION = 3
+# counted as said (2026-12-01). 3: praise of a group under a negation counted (2026-12-01). 4: slur-list
+# words in an everyday sense read as that sense; stated aversion to a group, threatened violence
+# and violence wished on a group counted (2026-12-01).
+FEATURES_VERSION = 4
 
 GROUP_PLACEHOLDER = "xgroupx"  # what the model reads in place of any identity group's name
 _URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)([^\s/<>\"':?#]*)", re.IGNORECASE)
@@ -84,7 +95,8 @@ STRUCTURAL_NAMES = (
     "email_in_text", "upper_ratio", "exclaim_ratio", "digit_ratio", "symbol_ratio",
     "non_ascii_ratio", "repeats", "lexicon_obscene", "lexicon_insult", "lexicon_identity",
     "lexicon_threat", "second_person", "group_hostile", "group_hostile_negated", "group_hostile_quoted",
-    "group_hostile_adjacent", "group_praise_negated", "counter_speech", "abuse_aimed",
+    "group_hostile_adjacent", "group_praise_negated", "counter_speech", "abuse_aimed", "group_aversion",
+    "threat_intent", "group_violence_wished",
 )  # fmt: skip
 _SECOND_PERSON = re.compile(r"(?<!\w)(?:you|your|youre|ur|u|yourself|ya)(?!\w)")
 
@@ -127,6 +139,7 @@ def structural_row(record: PreparedRecord) -> list[float]:
         _hits(negated_praise(record.folded)),
         _hits(len(COUNTER_PATTERN.findall(record.folded))),
         _hits(abuse_aimed(record.folded)),
+        *map(_hits, stated_hostility(record.folded)),
     ]
 
 
@@ -292,6 +305,7 @@ _LISTED_FEATURES = {
     "group_hostile": (HOSTILE_PATTERN,),
     "group_hostile_adjacent": (HOSTILE_PATTERN,),
     "abuse_aimed": (PATTERNS["obscene"], PATTERNS["insult"]),
+    "group_aversion": (AVERSION_PATTERN,),
 }
 
 
@@ -308,6 +322,84 @@ def listed_words(folded: str, feature: str) -> list[str]:
 def abuse_aimed(folded: str) -> int:
     """Count swearing and insults aimed at the reader or a group ("you fucking idiot", "fuck you")."""
     return len(_AIMED.findall(_model_text(folded, True, False)))
+
+
+def _any(entries: Iterable[str]) -> str:
+    alternatives = "|".join(
+        sorted((re.escape(e).replace("'", "['’]") for e in entries), key=len, reverse=True)
+    )
+    return f"(?:{alternatives})"
+
+
+# What stands between a verb and the group it is aimed at: "hate every single one of those X".
+_TO_GROUP = (
+    r"(?:(?:all|the|those|these|every|single|one|of|them|any|some|most|such|bloody|fucking|damn|"
+    rf"filthy|dirty|lot|so-called|other)\s+){{0,5}}{GROUP_PLACEHOLDER}"
+)
+_FIRST_PERSON = r"(?<![\w'’])(?:i|we|im|ive|i['’](?:m|ve|ll|d)|we['’](?:re|ve|ll|d)|me and \w+|\w+ and i)"
+_AVERSION = re.compile(
+    rf"{_FIRST_PERSON}\s+(?:[\w'’]+\s+){{0,3}}?{_any(AVERSION_VERBS)}\s+{_TO_GROUP}"
+    rf"|{GROUP_PLACEHOLDER}\s+(?:(?:people|folk|really|just|all|honestly|simply|totally|absolutely|"
+    rf"frankly|seriously|truly|genuinely)\s+){{0,2}}"
+    rf"{_any(AVERSION_FELT_VERBS)}\s+(?:me|us)(?!\w)"
+    rf"|{GROUP_PLACEHOLDER}\s+(?:[\w'’]+\s+){{0,3}}?{_any(AVERSION_FELT)}"
+    rf"|{_FIRST_PERSON}\s+(?:[\w'’]+\s+){{0,4}}?{_any(AVERSION_NOUNS)}\s+(?:for|of|towards?|at)\s+{_TO_GROUP}"
+)
+_TARGET = (
+    rf"(?:(?:all|the|those|these|every|each|some|any|as many|a few|one|of|more)\s+){{0,3}}"
+    rf"(?:{GROUP_PLACEHOLDER}|them|you|him|her|ya|u|y'all|everyone|everybody|anyone|anybody|people|"
+    r"every|each|all|some|as many|a few|the lot|the whole lot|name|names)(?!\w)"
+)
+_INTENT = re.compile(
+    rf"(?:{_FIRST_PERSON}\s+(?:[\w'’]+\s+){{0,3}}?{_any(INTENT)}|(?<![\w'’])(?:i|we)['’]ll)\s+(?:[\w'’]+\s+){{0,2}}?"
+    rf"{_any(VIOLENT_VERBS)}\s+{_TARGET}"
+    r"(?!\s+(?:an?|some|the)\s+(?:e-?mail|message|text|line|note|dm|pm|link|call|look|smile|wave)\b)"
+)
+_WISHED = re.compile(
+    rf"{GROUP_PLACEHOLDER}\s+(?:[\w'’]+\s+){{0,4}}?"
+    r"(?:should|must|ought to|deserve to|deserves to|need to|needs to|have to|has to|are to|want to be|"
+    r"can all|could all|will all)\s+(?:all\s+|just\s+|really\s+|simply\s+)?(?:be|get)\s+(?:all\s+)?"
+    rf"{_any(VIOLENT_PARTICIPLES)}"
+    rf"|(?:time|better if|better off if|rather see|like to see|love to see|wish)\s+(?:that\s+)?(?:the\s+)?"
+    rf"{_TO_GROUP}\s+(?:were|was|got|get|being)\s+(?:all\s+)?{_any(VIOLENT_PARTICIPLES)}"
+    rf"|{_TO_GROUP}\s+(?:[\w'’]+\s+){{0,6}}?(?:and|then)\s+(?:have|get|see)\s+them\s+(?:all\s+)?"
+    rf"{_any(VIOLENT_PARTICIPLES)}"
+)
+
+
+def stated_hostility(folded: str) -> tuple[int, int, int]:
+    """Count what the writer says they feel or will do, or wish done, said plainly (not quoted,
+    reported or negated): loathing aimed at a named group ("I despise X", "X revolt me", "nothing
+    but contempt for X"); violence the writer says they will do to someone ("I'm going to stab as
+    many of them as I can"); and violence wished on a named group ("X should all be hanged", "it's
+    time X were wiped out"). The verbs pool into one column each, so a verb the corpus seldom uses
+    weighs what the others taught.
+    """
+    text = _model_text(folded, True, False)
+    counts = [0, 0, 0]
+    for column, pattern in enumerate((_AVERSION, _INTENT, _WISHED)):
+        if column != 1 and GROUP_PLACEHOLDER not in text:
+            continue
+        for match in pattern.finditer(text):
+            if _said_by_writer(text, match):
+                counts[column] += 1
+    return counts[0], counts[1], counts[2]
+
+
+_NOT_NEGATIONS = re.compile(r"(?<!\w)(?:nothing|none|no one|nobody) but(?!\w)")
+
+
+def _said_by_writer(text: str, match: re.Match[str]) -> bool:
+    """Whether a match is the writer's own statement: not negated inside or before it in its
+    clause, not in quotation marks and not what the writer reports someone else said."""
+    if _NEGATION.search(_NOT_NEGATIONS.sub("", match.group())):
+        return False
+    start = max((m.end() for m in _SENTENCE.finditer(text, 0, match.start())), default=0)
+    sentence = text[start:]
+    at = match.start() - start
+    if _negated(sentence, at) or _reported(sentence, at):
+        return False
+    return not any(a <= match.start() < b for a, b in (m.span() for m in _QUOTED.finditer(text)))
 
 
 # A comment is as abusive as its most abusive clause. Hate after a friendly opener ("Great photos!
@@ -448,7 +540,7 @@ def group_context(text: str) -> str:
 
 @lru_cache(maxsize=256)
 def _repaired(folded: str) -> str:
-    return repair_disguises(folded)
+    return repair_disguises(plain_senses(folded))
 
 
 @lru_cache(maxsize=256)

@@ -139,6 +139,49 @@ PRAISE = (
     "contribut*", "belong", "deserve", "deserving", "useful", "valuable", "reliable", "generous",
     "genuine", "sincere", "invented", "achieved", "earned",
 )  # fmt: skip
+# A writer's own loathing, said as a feeling: "I despise them", "they revolt me", "nothing but
+# contempt for them". Counted only when it is aimed at a named group (features.group_aversion).
+AVERSION_VERBS = (
+    "hate", "hated", "hates", "despise", "despised", "loathe", "loathed", "detest", "detested", "abhor",
+    "abhorred", "resent", "resented", "cant stand", "can't stand", "cannot stand", "cant bear",
+    "can't bear", "cannot bear", "cant tolerate", "can't tolerate", "sick of", "sick and tired of",
+    "sick to death of", "fed up with",
+)  # fmt: skip
+AVERSION_FELT_VERBS = (
+    "disgust", "disgusts", "revolt", "revolts", "repulse", "repulses", "repel", "repels", "sicken",
+    "sickens", "nauseate", "nauseates",
+)  # fmt: skip
+AVERSION_FELT = (
+    "make me sick", "makes me sick", "make me want to vomit",
+    "make me want to puke", "turn my stomach", "turns my stomach", "fill me with disgust",
+    "fills me with disgust", "fill me with hatred", "fills me with hatred", "fill me with rage",
+    "fills me with rage", "give me the creeps", "gives me the creeps",
+)  # fmt: skip
+AVERSION_NOUNS = ("contempt", "hatred", "disgust", "loathing", "revulsion", "disdain", "scorn")
+# Violence as an act: what a threat says the writer will do, or a group should suffer.
+VIOLENT_VERBS = (
+    "kill", "murder", "shoot", "stab", "strangle", "slaughter", "butcher", "burn", "hang", "lynch",
+    "gas", "drown", "behead", "execute", "exterminate", "torture", "bomb",
+    "gun down", "mow down", "run over", "knife", "slit", "torch", "string up", "wipe out", "hunt down",
+    "eradicate", "annihilate", "massacre", "maim", "cripple", "castrate",
+    "beat up", "cut up",
+)  # fmt: skip
+VIOLENT_PARTICIPLES = (
+    "killed", "murdered", "shot", "stabbed", "strangled", "slaughtered", "butchered", "burned",
+    "burnt", "hanged", "hung", "lynched", "gassed", "drowned", "beheaded", "executed", "exterminated",
+    "tortured", "beaten to death", "bombed", "gunned down", "mowed down", "mown down",
+    "run over", "knifed", "torched", "strung up", "wiped out", "hunted down", "put down", "eradicated",
+    "annihilated", "massacred", "maimed", "crippled", "castrated", "skinned", "lined up and shot",
+    "rounded up and shot", "put against a wall", "put up against a wall", "locked up and the key thrown away",
+)  # fmt: skip
+# A writer's intent, said between a first-person subject and the act: "I will", "we're going to".
+INTENT = (
+    "will", "'ll", "shall", "going to", "gonna", "want to", "wanna", "plan to", "planning to",
+    "intend to", "about to", "would love to", "'d love to", "cant wait to", "can't wait to",
+    "coming to", "gotta", "got to", "am off to",
+)  # fmt: skip
+
+
 # Words with which readers reject or report hate (counter-speech).
 COUNTER = (
     "reported", "reporting", "report it", "racist*", "racism", "bigot*", "hate speech", "hateful",
@@ -208,6 +251,7 @@ def _entries_pattern(entries: tuple[str, ...]) -> re.Pattern[str]:
 HOSTILE_PATTERN = _entries_pattern(HOSTILE)
 PRAISE_PATTERN = _entries_pattern(PRAISE)
 COUNTER_PATTERN = _entries_pattern(COUNTER)
+AVERSION_PATTERN = _entries_pattern((*AVERSION_VERBS, *AVERSION_FELT_VERBS, *AVERSION_FELT, *AVERSION_NOUNS))
 
 PATTERNS = {
     "obscene": _word_pattern(OBSCENE),
@@ -227,36 +271,67 @@ def lexicon_counts(folded: str) -> dict[str, int]:
 # separators. A dropped or swapped letter, a space put inside the word or taken out before it
 # leave a word the n-grams have never seen. For the words of our lists long enough to be told
 # apart from ordinary words, repair_disguises puts the listed word back.
-_REPAIR_MIN = 6  # a dropped letter from a shorter word too often leaves a real one (prick -> pick)
-_SWAP_MIN = 5
+_REPAIR_MIN = 6  # a dropped letter from a shorter word too often leaves a real one (drown -> down)
+_SWAP_MIN = 4
 # Real words one letter from a listed word, left alone (checked against an English word list, and
 # against our corpus); a plural read as its singular changes nothing and is not listed.
 _NOT_DISGUISES = frozenset(
     "anger beats bests chats cleans depot easts garage greed hared heats insets invades lathe laughter "
     "loath nausea niger pusses reedy reset rolling rolls roomers sponges strange tabbed tabbing tolling "
-    "tolls treat umber violet fagot lairs liras crepe crepes cleane butche assed".split()
+    "tolls treat umber violet fagot lairs liras crepe crepes cleane butche assed goddam scrounges aimed "
+    "aiming apse ares arts beta brunt butches carp downed downing downs droned droning hooted hooting "
+    "hoots killdeer killdeers lair lathed lathes lathing lira mimed miming reels resets ripple rippled "
+    "ripples rippling shooed shooing shoos shots sickness silt silts sinned sitting sittings terrorised "
+    "terrorises terrorising veil".split()
 )
 # Two real words that spell a listed one when written together.
 _NOT_JOINED = frozenset(
     {("use", "less"), ("worth", "less"), ("over", "run"), ("back", "ward"), ("re", "place"),
-     ("re", "sent"), ("in", "fest"), ("in", "sects"), ("rep", "lace"), ("dis", "ease"), ("be", "head")}
+     ("re", "sent"), ("in", "fest"), ("in", "sects"), ("rep", "lace"), ("dis", "ease"), ("be", "head"),
+     ("fat", "so"), ("dog", "water"), ("wet", "back"), ("men", "ace"), ("dumb", "er"), ("hat", "red")}
 )  # fmt: skip
+# Short words people write on their own: two of them side by side are two words ("be at"), not a
+# short listed word split in two ("ha te", "st ab").
+_SHORT_WORDS = frozenset(
+    "a i o an as at be by do go he hi if in is it me my no of oh ok on or so to up us we ya yo ha ah eh "
+    "uh um mr ms dr st tv uk eu the and are but can did for get got had has her him his how its let may "
+    "new not now off old one our out own put saw say see she too two use was way who why yes yet you "
+    "all any bad big few far man men sun run ran set sat sit lot hot ten per via".split()
+)
 # Words a listed word is glued to when a space is taken out ("arevermin", "allparasites").
 _GLUE = tuple(
-    "are is was were be all the a an so such as of like those these them they just total real bunch "
-    "more most very utterly complete absolute bloody fucking filthy dirty damn you your ur".split()
+    "are is was were be been being all the a an so too to such as of like those these them they just "
+    "total real bunch more most very utterly complete absolute bloody fucking filthy dirty damn you "
+    "your ur i im ive feel get got go".split()
 )
-_NOT_GLUED = frozenset({"therapist", "therapists", "apathetic"})
+_NOT_GLUED = frozenset(
+    {"therapist", "therapists", "apathetic", "aspic", "aspics", "burna", "maiman", "moroni", "spica"}
+)
 _LETTERS = re.compile(r"[a-z]+")
 
 
+def _inflections(base: str) -> set[str]:
+    """A verb's forms: "stab" -> "stabs", "stabbed", "stabbing"; "hate" -> "hates", "hated", "hating"."""
+    if base.endswith("e"):
+        return {base, base + "s", base + "d", base[:-1] + "ing"}
+    short_vowel = (
+        len(base) <= 4 and base[-1] in "bdgmnprt" and base[-2] in "aeiou" and base[-3] not in "aeiou"
+    )
+    stem = base + base[-1] if short_vowel else base
+    return {base, base + "s", stem + "ed", stem + "ing"}
+
+
 def _repair_words() -> frozenset[str]:
-    """Listed words, and the stems of those listed as stems ("slaughter" of "slaughter*")."""
+    """Listed words, the stems of those listed as stems ("slaughter" of "slaughter*"), and the
+    forms of the verbs of violence and loathing ("killed", "hating")."""
     words = set()
-    for entry in (*HOSTILE, *OBSCENE, *INSULT, *IDENTITY):
+    for entry in (*HOSTILE, *OBSCENE, *INSULT, *IDENTITY, *AVERSION_FELT_VERBS, *VIOLENT_PARTICIPLES):
         base = entry[:-1] if entry.endswith("*") else entry
         if base.isalpha() and len(base) >= _SWAP_MIN:
             words.add(base)
+    for verb in (*VIOLENT_VERBS, *AVERSION_VERBS):
+        if verb.isalpha() and len(verb) >= 3:
+            words.update(form for form in _inflections(verb) if len(form) >= _SWAP_MIN)
     return frozenset(words)
 
 
@@ -279,16 +354,16 @@ def _misspellings() -> dict[str, str]:
 
 
 _MISSPELLINGS = _misspellings()
-_GLUABLE = frozenset(w for w in _REPAIR_WORDS if len(w) >= _REPAIR_MIN)
+_GLUABLE = frozenset(w for w in _REPAIR_WORDS if len(w) >= _SWAP_MIN)
 
 
 def _misspelled(token: str) -> str | None:
     if token in _MISSPELLINGS:
         return _MISSPELLINGS[token]
-    stems = [token[: -len(e)] for e in _ENDINGS if token.endswith(e) and len(token) - len(e) >= _REPAIR_MIN]
+    stems = [token[: -len(e)] for e in _ENDINGS if token.endswith(e) and len(token) - len(e) >= _SWAP_MIN]
     if any(stem in _REPAIR_WORDS or stem + "e" in _REPAIR_WORDS for stem in stems):
-        return None  # a listed word's inflection, spelled right ("despised", "despising")
-    for stem in stems:
+        return None  # a listed word's inflection, spelled right ("despised", "lynches")
+    for stem in (stem for stem in stems if len(stem) >= _REPAIR_MIN):
         if stem in _MISSPELLINGS:
             return _MISSPELLINGS[stem] + token[len(stem) :]
     return None
@@ -313,6 +388,8 @@ def _listed_form(word: str) -> bool:
 @lru_cache(maxsize=65536)
 def _repaired_word(word: str) -> str | None:
     # Per word, cached: a comment's words are mostly the language's common ones, seen before.
+    if word in _NOT_DISGUISES:
+        return None
     return _misspelled(word) or _unglued(word)
 
 
@@ -344,6 +421,8 @@ def repair_disguises(folded: str) -> str:
             and word + following.group() in _REPAIR_WORDS
             and (word, following.group()) not in _NOT_JOINED
             and following.group() not in _REPAIR_WORDS
+            and not (word in _SHORT_WORDS and following.group() in _SHORT_WORDS)
+            and min(len(word), len(following.group())) >= 2  # "it's hot" is not "it shot"
         ):
             replacement, end, skip = word + following.group(), following.end(), True
         else:
@@ -356,3 +435,100 @@ def repair_disguises(folded: str) -> str:
         return folded
     out.append(folded[position:])
     return "".join(out)
+
+
+# Everyday senses of words on the slur list, told apart by the words around them: a cigarette in
+# British English, a bundle of sticks or a meatball, an embankment or a road's name, a raccoon or a
+# cat breed, a van or a transistor radio, a narrow opening. Each rule rewrites only the listed word
+# (the group ``w``) into a plain word for its sense, so "nipped out for a fag" reads like "nipped
+# out for a cigarette" to the model and the word lists; the same word aimed at people is left as
+# written. Written for this project from what the words mean; matched on folded text.
+_NEAR = r"(?:[ '-]+\w+){0,3}?[ '-]+"  # up to three words between the word and its context
+_SENSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), sense)
+    for pattern, sense in (
+        # cigarettes
+        (r"(?<!\w)(?P<w>fag)[ -]ends?\b", "tail"),
+        (r"(?<!\w)(?P<w>fags?)[ -]+(?:break|breaks|packet|packets|paper|papers|machine|ash|butt|"
+         r"butts)\b", "cigarette"),
+        (r"\b(?:for|bum|cadge|scrounge|light|lit|lights|rolled|roll|rolls|smoke|smoked|smoking|spare|"
+         r"sneaky|quick|crafty|last|first|another) a (?P<w>fag)(?!\w)", "cigarette"),
+        (r"\b(?:packet of|pack of|twenty|duty free|duty-free|cheap|smoking|smoke|smoked|lighting|"
+         r"rolling) (?P<w>fags)(?!\w)", "cigarettes"),
+        (r"(?<!\w)(?P<w>fags?)" + _NEAR + r"(?:lighter|tobacco|smoke|smoking|smoked|ashtray|baccy|booze|"
+         r"lager|crisps|cigarettes?)\b", "cigarette"),
+        # bundles of wood; meatballs
+        (r"(?<!\w)(?P<w>faggots?)[ -]+of[ -]+(?:wood|brushwood|sticks|twigs|kindling|firewood|reeds|"
+         r"hazel)\b", "bundles"),
+        (r"\b(?:brushwood|kindling|firewood|hazel|wood|twig|stick) (?P<w>faggots?)(?!\w)", "bundles"),
+        (r"(?<!\w)(?P<w>faggots?)" + _NEAR + r"(?:peas|gravy|mash|mashed|onion|onions|oven|recipe|liver|"
+         r"pork|butcher|butchers|chips|dinner|supper|frozen)\b", "meatballs"),
+        (r"\b(?:pork|liver|beef|frozen|homemade|home-made|butcher's|"
+         r"butchers) (?P<w>faggots?)(?!\w)", "meatballs"),
+        # embankments, ditches and the roads named after them
+        (r"(?<!\w)(?P<w>dyke)[ -]+(?:road|rd|lane|street|st|avenue|close|house|end|bridge|farm|walk|"
+         r"way|path)\b", "dike"),
+        (r"\b(?:offa's|offas|sea|flood|drainage|river|canal|devil's|devils|fen|"
+         r"marsh) (?P<w>dykes?)(?!\w)", "dike"),
+        (r"(?<!\w)(?P<w>dykes?)" + _NEAR + r"(?:burst|breached|breach|broke|broken|flood|floods|flooding|"
+         r"water|ditch|ditches|polder|polders|embankment|levee|drain|drainage|sluice|tide|"
+          r"dredged)\b", "dike"),
+        (r"\b(?:burst|breached|breach|repair|repaired|raise|raised|along|top of|"
+         r"across) the (?P<w>dykes?)(?!\w)", "dike"),
+        # raccoons and cats
+        (r"\bmaine (?P<w>coons?)(?!\w)", "cat"),
+        (r"(?<!\w)(?P<w>coon)[ -]?(?:hound|hounds|dog|dogs|skin|skins)\b", "raccoon"),
+        (r"(?<!\w)(?P<w>coons?)" + _NEAR + r"(?:raccoon|raccoons|tail|tails|masked|bin|bins|trash can|"
+         r"garbage can|critter|critters|possum|possums|squirrel|squirrels)\b", "raccoon"),
+        (r"(?<!\w)(?P<w>coons?)(?=[^.!?]{0,80}\braccoons?\b)", "raccoon"),
+        (r"\braccoons?\b[^.!?]{0,80}(?<!\w)(?P<w>coons?)(?!\w)", "raccoon"),
+        (r"\b(?:raccoon|possum|squirrel)s? (?:and|or) (?:a |the )?(?P<w>coons?)(?!\w)", "raccoon"),
+        # vans and radios
+        (r"(?<!\w)(?P<w>tranny)[ -]+(?:van|vans|radio|radios|gearbox|box|fluid|oil|mechanic)\b", "transit"),
+        (r"(?<!\w)(?P<w>tranny)" + _NEAR + r"(?:gearbox|clutch|transmission|engine|mot|mileage|diesel|"
+         r"transistor|batteries|wheelbase|tipper)\b", "transit"),
+        # cleanliness; a narrow opening or a sound
+        (r"(?<!\w)(?P<w>spic)(?:[ -]+and[ -]+|-and-)span\b", "spick"),
+        (r"(?<!\w)(?P<w>chinks?)[ -]+(?:of|in)[ -]+(?:the[ -]+|his[ -]+|her[ -]+|their[ -]+|"
+         r"our[ -]+|its[ -]+|your[ -]+|my[ -]+)?"
+         r"(?:light|daylight|sunlight|moonlight|armour|armor|curtain|curtains|door|doors|wall|walls|"
+         r"fence|shutters|blinds|hope|cloud|clouds|defence|defences|defense|argument|logic)\b", "crack"),
+        (r"(?<!\w)(?P<w>chink)[ -]+of[ -]+(?:glasses|glass|ice|coins|cutlery|china|keys)\b", "clink"),
+    )
+)  # fmt: skip
+_SENSE_WORDS = frozenset(
+    {
+        "fag",
+        "fags",
+        "faggot",
+        "faggots",
+        "dyke",
+        "dykes",
+        "coon",
+        "coons",
+        "tranny",
+        "spic",
+        "chink",
+        "chinks",
+    }
+)
+
+
+def plain_senses(folded: str) -> str:
+    """Rewrite slur-list words used in an everyday sense into a plain word for that sense.
+
+    "keep it spic and span", "a chink of light", "nipped out for a fag", "a house on Dyke Road", "a
+    coon up the tree, a big raccoon" are not slurs; the same words aimed at people stay as written.
+    """
+    if not any(word in _SENSE_WORDS for word in _LETTERS.findall(folded)):
+        return folded
+    for pattern, sense in _SENSES:
+        folded = pattern.sub(lambda m, sense=sense: _replace_group(m, sense), folded)
+    return folded
+
+
+def _replace_group(match: re.Match[str], sense: str) -> str:
+    start, end = match.span("w")
+    whole = match.group()
+    offset = match.start()
+    return whole[: start - offset] + sense + whole[end - offset :]
