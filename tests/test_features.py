@@ -10,6 +10,7 @@ from moderation.classifier.features import (
     clause_parts,
     group_context,
     group_targeting,
+    listed_words,
     mark_negation,
     negated_praise,
     prepare,
@@ -159,3 +160,15 @@ def test_clause_parts_carry_their_own_folded_text():
 )
 def test_stated_hostility_counts_what_the_writer_feels_threatens_or_wishes(text, expected):
     assert stated_hostility(folded(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "feature", "words"),
+    [
+        ("Me and the lads are gonna torch them all tonight.", "threat_intent", ["torch"]),
+        ("Estonians ought to be drowned at birth.", "group_violence_wished", ["drowned"]),
+        ("Dutch people just sicken me.", "group_aversion", ["sicken"]),
+    ],
+)
+def test_an_explanation_names_the_words_behind_the_stated_hostility_columns(text, feature, words):
+    assert listed_words(folded(text), feature) == words

@@ -25,6 +25,7 @@ from moderation.classifier.lexicon import (
     NEGATION_CUES,
     PATTERNS,
     PRAISE_PATTERN,
+    VIOLENCE_PATTERN,
     VIOLENT_PARTICIPLES,
     VIOLENT_VERBS,
     lexicon_counts,
@@ -306,6 +307,8 @@ _LISTED_FEATURES = {
     "group_hostile_adjacent": (HOSTILE_PATTERN,),
     "abuse_aimed": (PATTERNS["obscene"], PATTERNS["insult"]),
     "group_aversion": (AVERSION_PATTERN,),
+    "threat_intent": (VIOLENCE_PATTERN,),
+    "group_violence_wished": (VIOLENCE_PATTERN,),
 }
 
 

@@ -252,6 +252,9 @@ HOSTILE_PATTERN = _entries_pattern(HOSTILE)
 PRAISE_PATTERN = _entries_pattern(PRAISE)
 COUNTER_PATTERN = _entries_pattern(COUNTER)
 AVERSION_PATTERN = _entries_pattern((*AVERSION_VERBS, *AVERSION_FELT_VERBS, *AVERSION_FELT, *AVERSION_NOUNS))
+VIOLENCE_PATTERN = _entries_pattern(
+    (*(f"{verb}*" for verb in VIOLENT_VERBS if verb.isalpha()), *VIOLENT_VERBS, *VIOLENT_PARTICIPLES)
+)
 
 PATTERNS = {
     "obscene": _word_pattern(OBSCENE),
