@@ -95,7 +95,19 @@ def test_negated_praise_counts_praise_of_a_group_under_one_negation(text, count)
 
 @pytest.mark.parametrize(
     ("text", "aimed"),
-    [("fuck you", 1), ("you absolute idiot", 1), ("holy shit what a goal", 0), ("this bloody weather", 0)],
+    [
+        ("fuck you", 1),
+        ("you absolute idiot", 1),
+        ("holy shit what a goal", 0),
+        ("this bloody weather", 0),
+        ("Latvians are so stupid", 1),
+        # an insult of a group denied or reported is not aimed at it
+        ("It's a lie that Latvians are stupid.", 1),  # no negation cue: the model must weigh it
+        ("Nobody sane thinks Latvians are stupid.", 0),
+        ("I never said Latvians were stupid, read it again.", 0),
+        ("The poster who wrote that Latvians are stupid got banned.", 0),
+        ("No, you are not stupid, you idiot", 2),  # said to the reader, every one counts
+    ],
 )
 def test_abuse_aimed_counts_swearing_and_insults_at_someone(text, aimed):
     assert abuse_aimed(folded(text)) == aimed

@@ -323,8 +323,19 @@ def listed_words(folded: str, feature: str) -> list[str]:
 
 
 def abuse_aimed(folded: str) -> int:
-    """Count swearing and insults aimed at the reader or a group ("you fucking idiot", "fuck you")."""
-    return len(_AIMED.findall(_model_text(folded, True, False)))
+    """Count swearing and insults aimed at the reader or a group ("you fucking idiot", "fuck you").
+
+    Said of a group under a negation ("it is not true that they are stupid", "never thought they
+    were pathetic") or reported, an insult is denied, not aimed; said to the reader it still counts
+    ("don't be an idiot").
+    """
+    text = _model_text(folded, True, False)
+    count = 0
+    for match in _AIMED.finditer(text):
+        if GROUP_PLACEHOLDER in match.group() and not _said_by_writer(text, match):
+            continue
+        count += 1
+    return count
 
 
 def _any(entries: Iterable[str]) -> str:
