@@ -65,6 +65,11 @@ def test_masking_group_names_matches_the_pattern_everywhere(words, joiner):
 def test_masking_skips_text_that_names_no_group_and_masks_the_rest():
     assert lexicon.mask_group_names("the bill was big news", "xgroupx") == "the bill was big news"
     assert lexicon.mask_group_names("muslims' rights, women's votes", "G") == "G rights, G votes"
+    # A name with "people" or "folk" after it is one name; "people" alone is not a group.
+    assert (
+        lexicon.mask_group_names("deaf people and old folks, people who are old", "G")
+        == "G and G, people who are G"
+    )
 
 
 @pytest.mark.parametrize(

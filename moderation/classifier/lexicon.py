@@ -216,9 +216,10 @@ def _group_forms(terms: tuple[str, ...]) -> set[str]:
 
 
 def _group_pattern(forms: set[str]) -> re.Pattern[str]:
-    # Whole words, with the possessives people write: "muslims", "women's", "jews'".
+    # Whole words, with the possessives people write: "muslims", "women's", "jews'"; a name with
+    # "people" or "folk" after it is one name ("deaf people" reads as "latvians" does).
     alternatives = "|".join(sorted(map(re.escape, forms), key=len, reverse=True))
-    return re.compile(rf"(?<![\w-])(?:{alternatives})(?:'s|s'|')?(?![\w-])")
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?:'s|s'|')?(?:\s+(?:people|folks?)(?:'s)?)?(?![\w-])")
 
 
 _GROUP_FORMS = _group_forms(GROUP_TERMS)
