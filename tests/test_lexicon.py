@@ -119,7 +119,9 @@ def test_correctly_spelled_listed_words_stay_as_written():
 @pytest.mark.parametrize(
     ("text", "plain"),
     [
-        ("the tiles were spic and span by noon", "the tiles were spick and span by noon"),
+        ("the tiles were spic and span by noon", "the tiles were spotless by noon"),
+        ("a bundle of faggots for the bread oven", "a bundle of bundles for the bread oven"),
+        ("the dyke that holds back the river", "the dike that holds back the river"),
         ("she stepped out for a fag and a chat", "she stepped out for a cigarette and a chat"),
         ("twenty fags from the duty free", "twenty cigarettes from the duty free"),
         ("the fag end of a long parliament", "the tail end of a long parliament"),
@@ -143,6 +145,7 @@ def test_slur_list_words_in_an_everyday_sense_read_as_that_sense(text, plain):
     [
         "shut up you fag, end of story",
         "get the faggots out of our town",
+        "a bunch of faggots, the lot of them",
         "dykes and trannies ruin everything",
         "another chink moved in next door",
         "spics go home",

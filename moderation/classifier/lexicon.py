@@ -462,6 +462,7 @@ _SENSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?<!\w)(?P<w>fags?)" + _NEAR + r"(?:lighter|tobacco|smoke|smoking|smoked|ashtray|baccy|booze|"
          r"lager|crisps|cigarettes?)\b", "cigarette"),
         # bundles of wood; meatballs
+        (r"\b(?:bundles?|bundled|stacks?) of (?P<w>faggots)(?!\w)", "bundles"),
         (r"(?<!\w)(?P<w>faggots?)[ -]+of[ -]+(?:wood|brushwood|sticks|twigs|kindling|firewood|reeds|"
          r"hazel)\b", "bundles"),
         (r"\b(?:brushwood|kindling|firewood|hazel|wood|twig|stick) (?P<w>faggots?)(?!\w)", "bundles"),
@@ -475,7 +476,8 @@ _SENSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?:offa's|offas|sea|flood|drainage|river|canal|devil's|devils|fen|"
          r"marsh) (?P<w>dykes?)(?!\w)", "dike"),
         (r"(?<!\w)(?P<w>dykes?)" + _NEAR + r"(?:burst|breached|breach|broke|broken|flood|floods|flooding|"
-         r"water|ditch|ditches|polder|polders|embankment|levee|drain|drainage|sluice|tide|"
+         r"water|ditch|ditches|polder|polders|embankment|levee|drain|drainage|sluice|tide|tides|sea|"
+         r"seas|river|hold back|holds back|held back|"
           r"dredged)\b", "dike"),
         (r"\b(?:burst|breached|breach|repair|repaired|raise|raised|along|top of|"
          r"across) the (?P<w>dykes?)(?!\w)", "dike"),
@@ -492,7 +494,7 @@ _SENSES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?<!\w)(?P<w>tranny)" + _NEAR + r"(?:gearbox|clutch|transmission|engine|mot|mileage|diesel|"
          r"transistor|batteries|wheelbase|tipper)\b", "transit"),
         # cleanliness; a narrow opening or a sound
-        (r"(?<!\w)(?P<w>spic)(?:[ -]+and[ -]+|-and-)span\b", "spick"),
+        (r"(?<!\w)(?P<w>spic(?:[ -]+and[ -]+|-and-)span)\b", "spotless"),
         (r"(?<!\w)(?P<w>chinks?)[ -]+(?:of|in)[ -]+(?:the[ -]+|his[ -]+|her[ -]+|their[ -]+|"
          r"our[ -]+|its[ -]+|your[ -]+|my[ -]+)?"
          r"(?:light|daylight|sunlight|moonlight|armour|armor|curtain|curtains|door|doors|wall|walls|"
