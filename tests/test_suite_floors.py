@@ -1,10 +1,10 @@
 """The shipped recipe on our functional suite: a regression below these floors fails CI.
 
 Floors are five points below what the recipe trained on the corpus (seed 13) reached when they were
-last set (evening of 2026-12-01, docs/model.md, "Fairness and robustness"); they guard against
-regressions, they are not the targets. Raise them when the model improves. Neutral identity
-mentions rose from 93.6 to 100 % with 220 civil comments naming groups, and its floor went up with
-it; a few functionalities moved by a point or less either way and their floors followed.
+last set (night of 2026-12-01, docs/model.md, "Fairness and robustness"); they guard against
+regressions, they are not the targets. Raise them when the model improves; a floor is never
+lowered here. The night's corpus additions raised negative emotion (65 -> 94 %), threats
+(77 -> 87 % direct, 81 -> 88 % normative) and several others, and their floors went up with them.
 """
 
 import json
@@ -18,34 +18,34 @@ FLOORS = {
     "abuse_nonprotected_group": 92,
     "civil_news": 95,
     "counterspeech_quote": 95,
-    "counterspeech_reference": 91,
+    "counterspeech_reference": 94,
     "derogation_dehumanisation": 85,
-    "derogation_implicit": 36,
-    "derogation_negative_attribute": 85,
-    "derogation_negative_emotion": 60,
-    "disguise_leet": 81,
-    "disguise_letter_dropped": 70,
-    "disguise_letters_swapped": 69,
-    "disguise_separators": 80,
-    "disguise_space_added": 64,
-    "disguise_space_removed": 55,
-    "disguise_unicode_lookalike": 77,
-    "hate_later_sentence": 80,
+    "derogation_implicit": 39,
+    "derogation_negative_attribute": 89,
+    "derogation_negative_emotion": 89,
+    "disguise_leet": 83,
+    "disguise_letter_dropped": 75,
+    "disguise_letters_swapped": 74,
+    "disguise_separators": 84,
+    "disguise_space_added": 70,
+    "disguise_space_removed": 61,
+    "disguise_unicode_lookalike": 85,
+    "hate_later_sentence": 84,
     "hate_opinion": 90,
-    "hate_question": 80,
-    "hate_subordinate_clause": 79,
+    "hate_question": 84,
+    "hate_subordinate_clause": 81,
     "identity_neutral": 95,
-    "identity_positive": 93,
-    "negated_hate": 80,
+    "identity_positive": 95,
+    "negated_hate": 83,
     "negated_positive": 75,
-    "profanity_at_group": 91,
+    "profanity_at_group": 93,
     "profanity_not_aimed": 95,
     "reclaimed_self_reference": 95,
     "slur": 92,
     "slur_homonym": 49,
     "spam_domains": 90,
-    "threat_direct": 71,
-    "threat_normative": 75,
+    "threat_direct": 82,
+    "threat_normative": 83,
 }
 BIAS_FLOOR = 0.82
 WORST_FALSE_HOLD_CEILING = 0.30
