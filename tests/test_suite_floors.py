@@ -1,10 +1,10 @@
 """The shipped recipe on our functional suite: a regression below these floors fails CI.
 
 Floors are five points below what the recipe trained on the corpus (seed 13) reached when they were
-last set (night of 2026-12-01, docs/model.md, "Fairness and robustness"); they guard against
-regressions, they are not the targets. Raise them when the model improves; a floor is never
-lowered here. The night's corpus additions raised negative emotion (65 -> 94 %), threats
-(77 -> 87 % direct, 81 -> 88 % normative) and several others, and their floors went up with them.
+last set (feature version 4 with the night's corpus, 2026-12-01, docs/model.md, "Fairness and
+robustness"); they guard against regressions, they are not the targets. Raise them when the model
+improves; a floor is never lowered here. The bias floor and the worst false-hold ceiling sit five
+points and about twelve points from what the model reached (0.981, 8.3 %).
 """
 
 import json
@@ -22,33 +22,33 @@ FLOORS = {
     "derogation_dehumanisation": 85,
     "derogation_implicit": 39,
     "derogation_negative_attribute": 89,
-    "derogation_negative_emotion": 89,
-    "disguise_leet": 83,
-    "disguise_letter_dropped": 75,
-    "disguise_letters_swapped": 74,
-    "disguise_separators": 84,
-    "disguise_space_added": 70,
-    "disguise_space_removed": 61,
-    "disguise_unicode_lookalike": 85,
-    "hate_later_sentence": 84,
+    "derogation_negative_emotion": 93,
+    "disguise_leet": 86,
+    "disguise_letter_dropped": 78,
+    "disguise_letters_swapped": 82,
+    "disguise_separators": 86,
+    "disguise_space_added": 80,
+    "disguise_space_removed": 78,
+    "disguise_unicode_lookalike": 88,
+    "hate_later_sentence": 85,
     "hate_opinion": 90,
-    "hate_question": 84,
+    "hate_question": 87,
     "hate_subordinate_clause": 81,
     "identity_neutral": 95,
     "identity_positive": 95,
-    "negated_hate": 83,
-    "negated_positive": 75,
-    "profanity_at_group": 93,
+    "negated_hate": 91,
+    "negated_positive": 84,
+    "profanity_at_group": 94,
     "profanity_not_aimed": 95,
     "reclaimed_self_reference": 95,
     "slur": 92,
-    "slur_homonym": 49,
+    "slur_homonym": 90,
     "spam_domains": 90,
-    "threat_direct": 82,
-    "threat_normative": 83,
+    "threat_direct": 90,
+    "threat_normative": 91,
 }
-BIAS_FLOOR = 0.82
-WORST_FALSE_HOLD_CEILING = 0.30
+BIAS_FLOOR = 0.93
+WORST_FALSE_HOLD_CEILING = 0.20
 
 
 @pytest.fixture(scope="module")
