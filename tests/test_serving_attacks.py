@@ -22,8 +22,9 @@ from tests.serving import (
     wait_until_ready,
 )
 
-# One xdist worker runs the whole module: its server starts once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_serving_attacks")]
+# One xdist worker runs the whole module (its server starts once), in the group of the other
+# Redis tests (test_the_documented_per_worker_limit[redis]): an xdist test has one group.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis")]
 
 SLOW_CLIENTS = 50
 READ_SECONDS = 6
@@ -193,7 +194,6 @@ def test_a_timed_out_worker_answers_in_our_json_shape():
 
 
 @pytest.mark.parametrize("shared", [False, True], ids=["in-memory", "redis"])
-@pytest.mark.xdist_group("redis")  # with the other Redis tests: never two at once
 def test_the_documented_per_worker_limit(tmp_path, model_dir, shared):
     """README: without Redis a key can make up to workers x limit requests per window; with Redis, limit."""
     settings = {"rate_limit": "5/minute", "auth_failure_limit": "100/minute"}
