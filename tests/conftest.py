@@ -20,10 +20,31 @@ from moderation.store.database import upgrade
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, CORPUS, auth, comment, postgres_url, sign_in
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the tests that need no session model first, each part in the order collected: under
     pytest-xdist the other worker runs them while the first one to need the model trains it."""
     items.sort(key=lambda item: "model_dir" in getattr(item, "fixturenames", ()))
+    if getattr(config.option, "loadgroup", False):
+        _apply_xdist_groups(items)
+
+
+def _apply_xdist_groups(items: list[pytest.Item]) -> None:
+    """Suffix each grouped test's id with its xdist group, as pytest-xdist does for --dist loadgroup.
+
+    pytest-xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads (the id is `item._id`),
+    so its groups are silently ignored there; this does what it means to. Once xdist sets the id
+    pytest reads, the suffix is already there and this leaves the test alone.
+    """
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest 8: xdist's own renaming works
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})  # fmt: skip
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.fixture(scope="session")
