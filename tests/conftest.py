@@ -21,8 +21,9 @@ from tests.helpers import CHROMIUM, CHROMIUM_ARGS, CORPUS, auth, comment, postgr
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the tests that need no session model first, each part in the order collected: under
-    pytest-xdist the other worker runs them while the first one to need the model trains it."""
+    """Run the tests that need no session model first, each part in the order collected, so that
+    under pytest-xdist the other worker can run some while the first one to need the model trains
+    it (with --dist loadgroup both still reach a model test early: see README)."""
     items.sort(key=lambda item: "model_dir" in getattr(item, "fixturenames", ()))
     if getattr(config.option, "loadgroup", False):
         _apply_xdist_groups(items)
