@@ -29,10 +29,11 @@ model: $(STAMP)
 run: model
 	$(BIN)/moderation serve --port $(PORT)
 
+# Two pytest-xdist workers (the machine has two cores); tests that must not overlap share a group.
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

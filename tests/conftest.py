@@ -3,6 +3,7 @@ copied per test, an app per test (make_app for other settings), keys and a submi
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -19,9 +20,41 @@ from moderation.store.database import upgrade
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, CORPUS, auth, comment, postgres_url, sign_in
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the tests that need no session model first, each part in the order collected, so that
+    under pytest-xdist the other worker can run some while the first one to need the model trains
+    it (with --dist loadgroup both still reach a model test early: see README)."""
+    items.sort(key=lambda item: "model_dir" in getattr(item, "fixturenames", ()))
+    if getattr(config.option, "loadgroup", False):
+        _apply_xdist_groups(items)
+
+
+def _apply_xdist_groups(items: list[pytest.Item]) -> None:
+    """Suffix each grouped test's id with its xdist group, as pytest-xdist does for --dist loadgroup.
+
+    pytest-xdist 3.8 sets `item._nodeid`, which pytest 9 no longer reads (the id is `item._id`),
+    so its groups are silently ignored there; this does what it means to. Once xdist sets the id
+    pytest reads, the suffix is already there and this leaves the test alone.
+    """
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest 8: xdist's own renaming works
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})  # fmt: skip
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real model trained on our seed corpus, once per test session.
+    """A real model trained on our seed corpus, once per test session, in a folder of this process.
+
+    Under pytest-xdist (`make test` runs two workers) the first worker to get here trains it into
+    the run's shared temporary folder while holding a lock; every worker, that one too, then copies
+    it into a folder of its own, so no test sees another worker change its model folder.
 
     MODERATION_TEST_MODEL_DIR may name a folder holding one already trained this way, to save the
     training time while iterating locally; CI never sets it.
@@ -29,14 +62,30 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     reuse = os.environ.get("MODERATION_TEST_MODEL_DIR")
     if reuse and not os.environ.get("CI"):
         source = Path(reuse)
-        directory = tmp_path_factory.mktemp("model")
-        shutil.copytree(source / "versions", directory / "versions")
-        shutil.copy2(source / "CURRENT", directory / "CURRENT")
     else:
-        directory = tmp_path_factory.mktemp("model")
-        train(load_corpus(CORPUS), directory, seed=13)
+        source = _session_model(tmp_path_factory)
+    directory = tmp_path_factory.mktemp("model")
+    shutil.copytree(source / "versions", directory / "versions")
+    shutil.copy2(source / "CURRENT", directory / "CURRENT")
     # The corpus sits beside the versions, as in model/: `promote` recomputes the held-out split from it.
     (directory / "corpus").symlink_to(CORPUS, target_is_directory=True)
+    return directory
+
+
+def _session_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the run's one trained session model: trained here unless a worker did already."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        directory = tmp_path_factory.mktemp("session-model")
+        train(load_corpus(CORPUS), directory, seed=13)
+        return directory
+    # Every worker's basetemp is a folder of the run's one temporary folder.
+    shared = tmp_path_factory.getbasetemp().parent
+    directory = shared / "session-model"
+    with open(shared / "session-model.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or if this worker dies
+        if not (directory / "CURRENT").exists():
+            shutil.rmtree(directory, ignore_errors=True)  # a worker that died while training
+            train(load_corpus(CORPUS), directory, seed=13)
     return directory
 
 

@@ -6,7 +6,9 @@ only fixtures).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import os
 import re
 from pathlib import Path
@@ -20,6 +22,35 @@ from moderation.store.tables import Comment
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "model" / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def corpus_slice(model_dir: Path, lines: int, spam: int | None = None) -> Path:
+    """Give model_dir a corpus/ of the first `lines` rows of every file of our corpus (`spam` rows
+    of the spam files when given); return it.
+
+    `moderation train` reads the corpus in its model folder: tests of training's mechanisms (a
+    verified version, provenance, label trust) train on such a slice in seconds; the session model
+    and the suite floors use the whole corpus.
+    """
+    folder = model_dir / "corpus"
+    folder.mkdir(parents=True)
+    for path in sorted(CORPUS.glob("*.jsonl")):
+        count = spam if spam is not None and path.name.startswith("spam_") else lines
+        rows = path.read_text(encoding="utf-8").splitlines()[:count]
+        (folder / path.name).write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder
+
+
+def corpus_sample(share: int) -> list[dict[str, Any]]:
+    """About one row in `share` of every corpus file, chosen by a hash of its text: the same rows on
+    every run and machine, from every file (so every kind of comment), whatever the files' order."""
+    return [
+        row
+        for path in sorted(CORPUS.glob("*.jsonl"))
+        for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        if int.from_bytes(hashlib.sha256(row["text"].encode()).digest()[:4], "big") % share == 0
+    ]
+
 
 # --- real servers CI provides -------------------------------------------------------------------
 

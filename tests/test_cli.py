@@ -14,7 +14,7 @@ from moderation.classifier.bundle import current_version, list_versions
 from moderation.cli import main
 from moderation.store.database import make_engine
 from moderation.store.repository import Store
-from tests.helpers import CORPUS
+from tests.helpers import CORPUS, corpus_slice
 from tests.serving import (
     CLI,
     create_key,
@@ -24,9 +24,6 @@ from tests.serving import (
     stop_instances,
     wait_until_ready,
 )
-
-SMALL_CORPUS = Path(__file__).parent / "fixtures" / "small_corpus"
-
 
 # `moderation --help` as the console script runs it, reporting which heavy libraries it loaded.
 HELP_PROBE = """
@@ -110,11 +107,7 @@ def test_keys_create_rejects_unknown_role(runner, env):
 
 def test_train_writes_a_verified_version_and_makes_first_one_current(runner, tmp_path, monkeypatch):
     model_dir = tmp_path / "models"
-    (model_dir / "corpus").mkdir(parents=True)
-    for path in CORPUS.glob("*.jsonl"):
-        # A slice of every corpus file keeps this test quick; the session model uses all of it.
-        lines = path.read_text(encoding="utf-8").splitlines()[:120]
-        (model_dir / "corpus" / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus_slice(model_dir, 50)  # every corpus file, a slice of each: what is tested is the mechanism
     monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
     result = runner.invoke(main, ["train", "--seed", "7"])
     assert result.exit_code == 0, result.output
@@ -381,16 +374,9 @@ def test_score_flags_empty_text_and_reports_progress_off_a_terminal(runner, env,
     assert all(r["spam"] for r in scored if not r["flag"]) and len(scored) == 2500
 
 
-def _small_corpus(model_dir: Path) -> None:
-    (model_dir / "corpus").mkdir(parents=True)
-    for path in CORPUS.glob("*.jsonl"):
-        lines = path.read_text(encoding="utf-8").splitlines()[:80]
-        (model_dir / "corpus" / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def test_train_with_public_formats_and_moderator_labels(runner, env, tmp_path, monkeypatch):
     model_dir = tmp_path / "models"
-    _small_corpus(model_dir)
+    corpus_slice(model_dir, 30)
     monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
     runner.invoke(main, ["db", "upgrade"])
     store = Store(make_engine(env["url"]))

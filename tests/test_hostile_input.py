@@ -39,6 +39,9 @@ from tests.serving import (
     wait_until_ready,
 )
 
+# One xdist worker runs the whole module: its server starts once.
+pytestmark = pytest.mark.xdist_group("test_hostile_input")
+
 VALID = {"name": "Ann", "email": "ann@example.org", "text": "A fair point about the budget."}
 STRING_FIELDS = ("name", "email", "text", "url", "user_agent", "referrer", "honeypot", "post_id",
                  "client_comment_id", "parent_id", "ip")  # fmt: skip

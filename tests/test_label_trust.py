@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 from prometheus_client import REGISTRY
 from sqlalchemy import insert, select, text
@@ -19,7 +20,7 @@ from moderation.store.database import make_engine, upgrade
 from moderation.store.privacy import erase_email
 from moderation.store.repository import Store, purge, utcnow
 from moderation.store.tables import Comment, Label
-from tests.helpers import CORPUS, auth, comment
+from tests.helpers import auth, comment, corpus_slice
 
 BLOG = "https://news.example.org"
 CLEAN = "Thanks, the timetable change explains why the 7:40 bus was late all week."
@@ -28,11 +29,12 @@ FRESH_SPAM = (
 )
 
 
-def corpus_spam(limit: int) -> list[str]:
+def corpus_spam(corpus: Path) -> list[str]:
+    """Every spam text of a corpus folder."""
     texts = []
-    for path in sorted(CORPUS.glob("spam_*.jsonl")):
+    for path in sorted(corpus.glob("spam_*.jsonl")):
         texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
-    return texts[:limit]
+    return texts
 
 
 def report(client, path: str, key: str, text_: str, email: str = "someone@example.org"):
@@ -56,42 +58,46 @@ def prefix_of(key: str) -> str:
 def test_one_client_key_reporting_corpus_spam_as_ham_does_not_reach_the_model(
     app_config, tmp_path, runner, monkeypatch
 ):
-    """The attack of issue 15, end to end: reports through /1.1/submit-ham, then train --from-db."""
+    """The attack of issue 15, end to end: reports through /1.1/submit-ham, then train --from-db.
+
+    The model folder's corpus is a slice of ours (60 rows of every file, 150 of each spam file), and
+    the attacker reports every spam example of it as ham: were one report used, the model would
+    lose that spam example.
+    """
+    models = tmp_path / "models"
+    poisoned = corpus_spam(corpus_slice(models, 60, spam=150))
+    assert len(poisoned) == 450
     app = create_app(app_config)
     store = app.extensions["moderation"].store
     attacker = store.create_key("client", "attacker")[1]
     moderator = store.create_key("moderator", "desk")[1]
     client = app.test_client()
-    poisoned = corpus_spam(300)
     for spam in poisoned:
         answer = report(client, "submit-ham", attacker, spam)
         assert answer.get_data(as_text=True) == "Thanks for making the web a better place."
     stored = labels_of(store)
-    assert len(stored) == 300 and {(row.trust, row.comment_id) for row in stored} == {("unverified", None)}
+    assert len(stored) == 450 and {(row.trust, row.comment_id) for row in stored} == {("unverified", None)}
     # Even a moderator's careless confirmation cannot flip the corpus.
     first = client.post(f"/v1/labels/{stored[0].id}/confirm", headers=auth(moderator))
     assert first.status_code == 200 and first.json["trust"] == "confirmed"
 
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "corpus").symlink_to(CORPUS, target_is_directory=True)
     monkeypatch.setenv("MODERATION_DATABASE_URL", app_config["database_url"])
     monkeypatch.setenv("MODERATION_MODEL_DIR", str(models))
     # The operator even opts in to the attacker's reports: they still cannot override the corpus.
     result = runner.invoke(main, ["train", "--from-db", "--include-unverified", prefix_of(attacker)])
     assert result.exit_code == 0, result.output
     assert "0 labels from the database" in result.output
-    assert "refused: 300 database labels contradict a corpus" in result.output
+    assert "refused: 450 database labels contradict a corpus" in result.output
     version = current_version(models)
     manifest = json.loads((models / "versions" / version / "manifest.json").read_text())
     sources = manifest["sources"]
-    assert sources["refused_corpus_conflicts"]["count"] == 300
+    assert sources["refused_corpus_conflicts"]["count"] == 450
     assert {e["label"] for e in sources["refused_corpus_conflicts"]["examples"]} == {"ham"}
     assert {e["category"] for e in sources["refused_corpus_conflicts"]["examples"]} == {
         "unverified-confirmed", "unverified-included"
     }  # fmt: skip
     assert sources["counts"]["unverified-included"] == {"ham": 0, "spam": 0, "toxic": 0}
-    assert sources["counts"]["corpus"]["spam"] > 2000
+    assert sources["counts"]["corpus"]["spam"] == 450  # every one still spam
     assert FRESH_SPAM not in json.dumps(manifest) and poisoned[1] not in json.dumps(manifest)
     bundle = ModelBundle.load_current(models)
     assert bundle.analyze({"text": FRESH_SPAM}).scores["spam"] >= 0.5
@@ -100,8 +106,8 @@ def test_one_client_key_reporting_corpus_spam_as_ham_does_not_reach_the_model(
     # Without the opt-in the reports are left out and listed per key (the merge alone: no training).
     rows = list(store.training_labels())
     _, left = database_dataset(rows, [], [], [], dedupe_key)
-    assert left.left_out["unverified"] == 299 and left.left_out["unverified_by_key"] == {
-        prefix_of(attacker): 299
+    assert left.left_out["unverified"] == 449 and left.left_out["unverified_by_key"] == {
+        prefix_of(attacker): 449
     }
     assert left.counts["unverified-confirmed"]["ham"] == 1  # the confirmed one, with no corpus to refuse it
 
@@ -315,10 +321,7 @@ def test_train_reports_conflicts_and_keeps_them_out_of_the_snapshot(
     runner, tmp_path, monkeypatch, sqlite_url
 ):
     models = tmp_path / "models"
-    (models / "corpus").mkdir(parents=True)
-    for path in CORPUS.glob("*.jsonl"):
-        lines = path.read_text(encoding="utf-8").splitlines()[:60]
-        (models / "corpus" / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    corpus_slice(models, 60)
     monkeypatch.setenv("MODERATION_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("MODERATION_MODEL_DIR", str(models))
     store = Store(make_engine(sqlite_url))

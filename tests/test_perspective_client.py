@@ -23,6 +23,9 @@ from tests.serving import (
     wait_until_ready,
 )
 
+# One xdist worker runs the whole module: its server starts once.
+pytestmark = pytest.mark.xdist_group("test_perspective_client")
+
 CLEAN = "Thanks for the clear write-up on the new bus timetable, it helped me plan my week."
 TOXIC = "You are a worthless idiot and everyone here hates your stupid face."
 FRENCH = "Merci pour cet article, je ne savais pas que le pont était si vieux et si beau."

@@ -35,6 +35,9 @@ from moderation.config import ConfigError, Settings
 from moderation.pipeline.domain import Thresholds
 from tests.helpers import CORPUS, auth
 
+# One xdist worker runs the whole module: its weak candidate is trained once.
+pytestmark = pytest.mark.xdist_group("test_promotion")
+
 
 def model_thresholds(bundle: ModelBundle) -> Thresholds:
     """What each model runs with when the configuration sets no threshold."""

@@ -2,6 +2,8 @@
 
 import uuid
 
+import pytest
+
 from moderation.app import create_app
 from tests.helpers import auth, comment, redis_url
 
@@ -44,6 +46,8 @@ def test_rate_limit_off_disables_limits(app_config):
     assert all(client.get("/v1/model", headers=auth(key)).status_code == 200 for _ in range(30))
 
 
+# One xdist group: the tests that share the Redis server (its per-address buckets) never overlap.
+@pytest.mark.xdist_group("redis")
 def test_redis_backed_limit_is_shared_between_two_app_instances(app_config):
     base = redis_url()
     app_config.update({"rate_limit": "4/minute", "redis_url": base})

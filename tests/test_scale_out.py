@@ -59,6 +59,7 @@ class Cluster:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.redis
+@pytest.mark.xdist_group("redis")  # with the other Redis tests: never two at once
 def test_two_instances_on_postgres_and_redis_behave_as_one(postgres_schema_url, model_dir, tmp_path):
     redis = redis_url()
     env = service_env(

@@ -22,7 +22,9 @@ from tests.serving import (
     wait_until_ready,
 )
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the whole module (its server starts once), in the group of the other
+# Redis tests (test_the_documented_per_worker_limit[redis]): an xdist test has one group.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("redis")]
 
 SLOW_CLIENTS = 50
 READ_SECONDS = 6

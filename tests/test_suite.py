@@ -35,6 +35,9 @@ from moderation.pipeline.domain import Thresholds
 from moderation.pipeline.normalize import normalize
 from tests.helpers import CORPUS, ROOT
 
+# One xdist worker runs the whole module: its skewed candidate is trained and the suite run once.
+pytestmark = pytest.mark.xdist_group("test_suite")
+
 FUNCTIONAL = SUITES_DIR / "functional"
 STOP = {
     "derogation_negative_emotion", "derogation_negative_attribute", "derogation_dehumanisation",
@@ -371,7 +374,7 @@ def test_evaluate_refuses_an_unknown_suite(runner, env):
 def skewed(model_dir, tmp_path_factory):
     """A copy of the session model folder plus a candidate trained on a deliberately skewed slice.
 
-    The candidate sees 150 comments of each corpus file except the threats and three civil files
+    The candidate sees 80 comments of each corpus file except the threats and three civil files
     (casual comments, politics, kind comments built like insults): it has nothing to learn threats
     from and few civil comments that name a group.
     """
@@ -380,7 +383,7 @@ def skewed(model_dir, tmp_path_factory):
     shutil.copy2(model_dir / "CURRENT", folder / "CURRENT")
     (folder / "corpus").symlink_to(CORPUS, target_is_directory=True)  # promote's held-out split
     kept = [
-        Dataset(d.path, d.format, d.examples[:150], d.sha256)
+        Dataset(d.path, d.format, d.examples[:80], d.sha256)
         for d in load_corpus(CORPUS)
         if not any(part in Path(d.path).name for part in ("threat", "directed", "politics", "ham_casual"))
     ]

@@ -66,7 +66,8 @@ TOXIC = "You are a pathetic moron and a disgusting idiot. Shut up, you worthless
 # Screenshots for docs/integrations.md are written here when the variable names a folder.
 SCREENSHOTS = os.environ.get("MODERATION_TEST_SCREENSHOTS_DIR", "")
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the whole module: its WordPress site is set up once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("test_wordpress_site")]
 
 
 def required(what: str) -> None:
