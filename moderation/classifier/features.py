@@ -391,8 +391,10 @@ def stated_hostility(folded: str) -> tuple[int, int, int]:
     """
     text = _model_text(folded, True, False)
     counts = [0, 0, 0]
+    words = set(_WORD.findall(text))
     for column, pattern in enumerate((_AVERSION, _INTENT, _WISHED)):
-        if column != 1 and GROUP_PLACEHOLDER not in text:
+        # Most comments hold none of the words a pattern needs: a set lookup rules it out.
+        if words.isdisjoint(_NEEDED[column]) or (column != 1 and GROUP_PLACEHOLDER not in words):
             continue
         for match in pattern.finditer(text):
             if _said_by_writer(text, match):
@@ -400,6 +402,16 @@ def stated_hostility(folded: str) -> tuple[int, int, int]:
     return counts[0], counts[1], counts[2]
 
 
+def _first_words(entries: Iterable[str]) -> frozenset[str]:
+    return frozenset(_WORD.findall(entry)[0] for entry in entries)
+
+
+# A word each pattern cannot match without: a verb or noun of its lists.
+_NEEDED = (
+    _first_words((*AVERSION_VERBS, *AVERSION_FELT_VERBS, *AVERSION_FELT, *AVERSION_NOUNS)),
+    _first_words(VIOLENT_VERBS),
+    _first_words(VIOLENT_PARTICIPLES),
+)
 _NOT_NEGATIONS = re.compile(r"(?<!\w)(?:nothing|none|no one|nobody) but(?!\w)")
 
 
