@@ -74,8 +74,6 @@ EPOCHS = 3
 CALIBRATION_SHARE = 0.1
 CALIBRATION_MAX = 50_000
 MIN_HEAD_EXAMPLES = 5  # an attribute head needs this many positives and negatives to be fitted
-REPRODUCE_SAMPLE = 1000
-REPRODUCE_TOLERANCE = 1e-9
 
 T = TypeVar("T")
 
@@ -658,24 +656,18 @@ def _check_reproduces(
 ) -> None:
     """Refuse to finish a model whose files, read back, do not score like the fitted weights."""
     from moderation.classifier.fast import FastScorer
+    from moderation.classifier.train import REPRODUCE_SAMPLE, check_saved_scores
 
     rows = _read_rows(rows_path)
     step = max(1, len(rows) // REPRODUCE_SAMPLE)
     sample = [PreparedRecord(r[0], r[1], "", "", "") for r in rows[::step]]
     matrix = FastScorer(LinearModel.read(vocabulary_folder)).matrix(sample)
     decision = matrix @ model.weights + model.intercepts
-    scorer = FastScorer(read)
-    batch = scorer.score_many(sample)
-    single = [scorer.score(record) for record in sample]
-    for j, head in enumerate(model.heads):
-        a, b = model.sigmoids[j]
-        expected = 1.0 / (1.0 + np.exp(a * decision[:, j] + b))
-        for path, scores in (("batch", batch[head]), ("single-comment", [s[head] for s in single])):
-            worst = float(np.max(np.abs(np.asarray(scores) - expected), initial=0.0))
-            if worst > REPRODUCE_TOLERANCE:
-                raise RuntimeError(
-                    f"the saved model's {path} {head} scores differ from the fitted model's by {worst:.3g}"
-                )
+    expected = {
+        head: 1.0 / (1.0 + np.exp(a * decision[:, j] + b))
+        for j, (head, (a, b)) in enumerate(zip(model.heads, model.sigmoids, strict=True))
+    }
+    check_saved_scores(read, sample, expected)
 
 
 def _held_out_metrics(

@@ -328,18 +328,23 @@ REPRODUCE_TOLERANCE = 1e-9
 
 def _check_reproduces(fitted: Fitted, model: LinearModel, examples: Sequence[Example]) -> None:
     """Refuse to finish a model whose files, read back, do not score like the fitted Pipelines."""
-    from moderation.classifier.fast import FastScorer
-
     step = max(1, len(examples) // REPRODUCE_SAMPLE)
     sample = [prepare(ex.record()) for ex in examples[::step]]
     matrix = fitted.features.transform(sample)
-    expected = {h: head_scores(fitted.heads[h], matrix) for h in fitted.heads}
+    check_saved_scores(model, sample, {h: head_scores(fitted.heads[h], matrix) for h in fitted.heads})
+
+
+def check_saved_scores(model: LinearModel, sample: Sequence[Any], expected: dict[str, np.ndarray]) -> None:
+    """Raise unless the saved model's batch and single-comment scores of sample equal expected
+    (per head, the fitted model's probabilities) within REPRODUCE_TOLERANCE."""
+    from moderation.classifier.fast import FastScorer
+
     scorer = FastScorer(model)
     batch = scorer.score_many(sample)
     single = [scorer.score(record) for record in sample]
-    for head in fitted.heads:
+    for head, wanted in expected.items():
         for path, scores in (("batch", batch[head]), ("single-comment", [s[head] for s in single])):
-            worst = float(np.max(np.abs(np.asarray(scores) - expected[head]), initial=0.0))
+            worst = float(np.max(np.abs(np.asarray(scores) - wanted), initial=0.0))
             if worst > REPRODUCE_TOLERANCE:
                 raise RuntimeError(
                     f"the saved model's {path} {head} scores differ from the fitted model's by {worst:.3g}"
