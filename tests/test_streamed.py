@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from moderation.classifier.features import prepare
 from moderation.classifier.split import is_held_out_key, near_duplicate_key
 from moderation.classifier.streamed import STREAMED_ROWS, choose_streamed, chunked
 from moderation.cli import main
+from moderation.store.database import make_engine
+from moderation.store.repository import Store
+from tests.helpers import corpus_slice, make_comment
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "model" / "corpus"
@@ -143,3 +147,56 @@ def test_a_small_streamed_run_writes_a_verified_model_that_separates_spam(runner
     ham = [r["text"] for r in unseen if r["label"] == "ham"][:300]
     scores = bundle.score_many(spam + ham)["spam"]
     assert roc_auc_score(np.r_[np.ones(len(spam)), np.zeros(len(ham))], scores) > 0.95
+
+
+def test_streamed_training_takes_database_labels_by_the_learning_loops_rules(runner, tmp_path, monkeypatch):
+    """`train --from-db` at a large site's scale streams too: trusted labels are added, unverified
+    reports left out, a label contradicting the corpus refused, and one contradicting a --data row
+    dropped by the reading pass (the file's copy comes first and stands)."""
+    model_dir = tmp_path / "models"
+    corpus = corpus_slice(model_dir, 60)
+    monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
+    monkeypatch.setenv("MODERATION_DATABASE_URL", f"sqlite:///{tmp_path / 'labels.sqlite3'}")
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    store = Store(make_engine(os.environ["MODERATION_DATABASE_URL"]))
+    moderator, _ = store.create_key("moderator", "desk")
+    client, _ = store.create_key("client", "site")
+    reviewed = "Earn 900 a week stuffing envelopes at home, details at envelope-riches.example"
+    file_text = "The bridge on Quay Street reopens on Monday after three weeks of repairs."
+    corpus_ham = next(
+        row["text"]
+        for path in sorted(corpus.glob("*.jsonl"))
+        for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        if row["label"] == "ham"
+    )
+    for text_, label in ((reviewed, "spam"), (file_text, "spam"), (corpus_ham, "spam")):
+        stored, _ = store.insert_comment(make_comment(client.id, text=text_))
+        store.add_label(stored, label, "moderator", moderator.id)
+    unverified = "Totally normal comment, nothing to see, honest reader here"
+    assert store.add_text_label(client.id, unverified, "ham", "akismet", unverified_cap=10) is not None
+    data = tmp_path / "site.jsonl"
+    data.write_text(json.dumps({"text": file_text, "label": "ham"}) + "\n", encoding="utf-8")
+
+    result = runner.invoke(main, ["train", "--from-db", "--data", str(data), "--streamed", "--workers", "1"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "streamed recipe (--streamed)" in result.output
+    assert "2 labels from the database" in result.output  # the reviewed text and the file's text
+    assert "refused: 1 database labels contradict a corpus or --data example" in result.output
+    assert "left out: 1 unverified client reports" in result.output
+    assert "(1 with another label than the first copy's" in result.stderr
+
+    folder = model_dir / "versions" / current_version(model_dir)
+    ModelBundle.load(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["recipe"]["name"] == "streamed"
+    assert manifest["split"]["contradicting_duplicates"] == 1
+    assert manifest["sources"]["counts"]["reviews"] == {"ham": 0, "spam": 2, "toxic": 0}
+    assert manifest["sources"]["refused_corpus_conflicts"]["count"] == 1
+    assert manifest["sources"]["left_out"]["unverified"] == 1
+    labels = next(d for d in manifest["data"] if d["format"] == "labels")
+    assert labels["rows"] == 2 and labels["labels"]["spam"] == 2
+    snapshot = folder / labels["path"]
+    assert hashlib.sha256(snapshot.read_bytes()).hexdigest() == labels["sha256"]
+    texts = {json.loads(line)["text"] for line in snapshot.read_text(encoding="utf-8").splitlines()}
+    assert texts == {reviewed, file_text}  # both were offered; the reading pass kept the file's copy
+    assert corpus_ham not in texts and unverified not in texts

@@ -132,14 +132,23 @@ def train(
             return
     try:
         corpus = [] if no_corpus else load_corpus(Path(settings.model_dir) / "corpus")
-        rows = sum(len(ds.examples) for ds in corpus) + sum(count_lines(p) for p in data_paths)
+        labels = list(cli.store().training_labels()) if from_db else []
+        rows = sum(len(ds.examples) for ds in corpus) + sum(count_lines(p) for p in data_paths) + len(labels)
         if choose_streamed(rows, streamed):
-            if from_db:
-                raise click.UsageError("--from-db cannot be combined with the streamed recipe yet")
             why = "--streamed" if streamed else f"more than {STREAMED_ROWS:,} rows"
             click.echo(f"about {rows:,} rows: training with the streamed recipe ({why})")
             sources = [Source(ds.path, dataset=ds) for ds in corpus]
             sources += [Source(str(p), kind=kind) for p in data_paths]
+            report = None
+            if from_db:
+                # The --data files are not loaded here: the reading pass reads them before the
+                # database's labels and keeps the first copy of a text, so a label repeating a
+                # file's row is dropped there and counted as a contradiction if it disagrees.
+                database, report = database_dataset(labels, corpus, [], prefixes, dedupe_key)
+                sources.append(Source(database.path, dataset=database))
+                click.echo(f"{len(database.examples)} labels from the database")
+                for line in report.lines():
+                    click.echo(line)
             path = train_streamed(
                 sources,
                 model_dir,
@@ -149,6 +158,7 @@ def train(
                 progress=Progress(sys.stderr),
                 expected_rows=rows,
                 workers=workers,
+                label_sources=report.as_manifest() if report is not None else None,
             )
             click.echo(f"wrote {path}")
             return
@@ -158,8 +168,7 @@ def train(
     datasets = [*corpus, *files]
     sources = None
     if from_db:
-        rows = cli.store().training_labels()
-        database, report = database_dataset(rows, corpus, files, prefixes, dedupe_key)
+        database, report = database_dataset(labels, corpus, files, prefixes, dedupe_key)
         datasets.append(database)
         sources = report.as_manifest()
         click.echo(f"{len(database.examples)} labels from the database")

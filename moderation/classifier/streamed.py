@@ -4,13 +4,16 @@ The in-memory recipe (train.fit) holds every example, its feature matrix and fiv
 fits of each head in memory: about 2 GB at 100,000 rows, and it grows faster than the rows. Above
 ``STREAMED_ROWS`` rows (or with ``moderation train --streamed``) training runs this recipe instead:
 
-1. **Read** every source an example at a time (``datasets.stream``). Each text is normalized
-   once; duplicates are dropped with a set of 8-byte hashes of the folded text (the first copy
-   wins), and the fixed held-out split (split.py) sends a fifth of near-duplicate keys to a held-out
-   spool file. Of the rest, a slice chosen by the text's hash (``CALIBRATION_SHARE``, at most
-   ``CALIBRATION_MAX`` rows) is held back for calibration; the others are spooled, with their
-   augmented copies, to chunk files in random order, so every chunk is a random draw of the data.
-   A bounded reservoir sample (``VOCABULARY_SAMPLE`` rows) of the fitting rows is kept.
+1. **Read** every source an example at a time (``datasets.stream``). Each text is normalized once;
+   duplicates are dropped with a map from 8-byte hashes of the folded text to the first copy's
+   label (the first copy wins: sources are read corpus first, then the --data files, then the
+   database's labels, so a label never flips an earlier example; a duplicate whose label differs
+   is counted as a contradiction), and the fixed held-out split (split.py) sends a fifth of
+   near-duplicate keys to a held-out spool file. Of the rest, a slice chosen by the text's hash
+   (``CALIBRATION_SHARE``, at most ``CALIBRATION_MAX`` rows) is held back for calibration; the
+   others are spooled, with their augmented copies, to chunk files in random order, so every chunk
+   is a random draw of the data. A bounded reservoir sample (``VOCABULARY_SAMPLE`` rows) of the
+   fitting rows is kept.
 2. **Vocabulary**: the feature pipeline (features.build_features, the same blocks, n-grams and
    caps as the in-memory recipe) is fitted on the reservoir sample: the vocabulary is the sample's
    most frequent n-grams and the IDF weights are the sample's.
@@ -23,8 +26,9 @@ fits of each head in memory: about 2 GB at 100,000 rows, and it grows faster tha
 5. The model is written in the same data-only format, checked to reproduce itself when read back,
    and scored on the held-out spool a chunk at a time for the manifest's held-out metrics.
 
-Nothing is held per row but the 8-byte hashes; every other structure is bounded by the sample,
-the chunk size or the vocabulary caps.
+Nothing is held per row but the 8-byte hashes and their labels (and, with ``--from-db``, the
+database's labels, which `train` reads and checks before streaming); every other structure is
+bounded by the sample, the chunk size or the vocabulary caps.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ EPOCHS = 3
 CALIBRATION_SHARE = 0.1
 CALIBRATION_MAX = 50_000
 MIN_HEAD_EXAMPLES = 5  # an attribute head needs this many positives and negatives to be fitted
+LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 
 T = TypeVar("T")
 
@@ -162,6 +167,7 @@ class Spooled:
     sample: list[PreparedRecord]
     rows_read: int = 0
     duplicates: int = 0
+    contradictions: int = 0  # duplicates whose label differs from the first copy's (which stands)
     fitted: int = 0  # distinct fitting rows (augmented copies not counted)
     augmented: int = 0
     calibration_rows: int = 0
@@ -222,7 +228,7 @@ def spool(
     chunk_paths = [folder / f"fit-{i:05d}.jsonl" for i in range(n_chunks)]
     calibration_share = min(CALIBRATION_SHARE, CALIBRATION_MAX / max(expected_rows * (1 - HOLDOUT_SHARE), 1))
     calibration_cut = int(calibration_share * 2**32)
-    seen: set[int] = set()
+    seen: dict[int, int] = {}  # text hash -> the first copy's label (its index in LABELS)
     out = Spooled(folder, chunk_paths, folder / "calibration.jsonl", [], [])
     handles = [open(p, "w", encoding="utf-8") for p in chunk_paths]  # noqa: SIM115
     held = None
@@ -260,10 +266,13 @@ def spool(
             for (examples, holdable), results in _bounded_map(pool, prepare_batch, batches()):
                 for ex, (folded, cleaned, digest, held_key, disguised) in zip(examples, results, strict=True):
                     out.rows_read += 1
-                    if digest in seen:
+                    label = LABEL_INDEX.get(ex.label, -1)
+                    first = seen.get(digest)
+                    if first is not None:
                         out.duplicates += 1
+                        out.contradictions += first != label
                         continue
-                    seen.add(digest)
+                    seen[digest] = label
                     record = PreparedRecord(folded, cleaned, "", "", "")
                     if holdable and held_key:
                         if out.held_out_rows % HELD_OUT_CHUNK_ROWS == 0:  # a new file every so many rows
@@ -295,7 +304,8 @@ def spool(
         for handle in [*handles, *([held] if held is not None else [])]:
             handle.close()
     progress.done(
-        f"read {out.rows_read:,} rows: {out.duplicates:,} duplicates, {out.fitted:,} to fit "
+        f"read {out.rows_read:,} rows: {out.duplicates:,} duplicates "
+        f"({out.contradictions:,} with another label than the first copy's), {out.fitted:,} to fit "
         f"(+{out.augmented:,} augmented), {out.calibration_rows:,} to calibrate, "
         f"{out.held_out_rows:,} held out"
     )
@@ -425,8 +435,12 @@ def train_streamed(
     expected_rows: int | None = None,
     workers: int = 2,
     epochs: int = EPOCHS,
+    label_sources: dict[str, Any] | None = None,
 ) -> Path:
-    """Train with the streamed recipe (module description); write and return a version folder."""
+    """Train with the streamed recipe (module description); write and return a version folder.
+
+    label_sources, when the database was read, is its provenance.LabelReport for the manifest.
+    """
     from moderation.classifier.train import DEFAULT_PARAMS, model_heads
 
     params = {**DEFAULT_PARAMS, **(params or {})}
@@ -440,7 +454,7 @@ def train_streamed(
     try:
         with worker_pool(workers) as pool:
             return _train(sources, model_dir, seed, params, thresholds, make_current, log, progress,
-                          expected_rows, pool, epochs, temp, heads, started)  # fmt: skip
+                          expected_rows, pool, epochs, temp, heads, started, label_sources)  # fmt: skip
     finally:
         shutil.rmtree(temp, ignore_errors=True)
 
@@ -460,10 +474,12 @@ def _train(
     temp: Path,
     heads: tuple[str, ...],
     started: float,
+    label_sources: dict[str, Any] | None,
 ) -> Path:
     from sklearn.linear_model import SGDClassifier
 
     from moderation.classifier.train import (
+        _describe_data,
         _portable_path,
         finish_version,
         holdout_metrics,
@@ -488,7 +504,8 @@ def _train(
         if min(spooled.calibration_counts.get(head, [0, 0])) < 1:
             raise ValueError(f"the calibration slice has no positive and negative examples for {head}")
     log(
-        f"{spooled.rows_read} rows read, {spooled.duplicates} duplicates; "
+        f"{spooled.rows_read} rows read, {spooled.duplicates} duplicates "
+        f"({spooled.contradictions} with another label than the first copy's, which stands); "
         f"{spooled.fitted} to fit (+{spooled.augmented} augmented), {spooled.calibration_rows} to calibrate, "
         f"{spooled.held_out_rows} held out by {SPLIT_RULE}"
     )
@@ -600,7 +617,9 @@ def _train(
         "duplicates": "first copy kept",
     }
     data = [
-        {
+        {**_describe_data(source.dataset, model_dir, out), "rows": source.rows, "labels": dict(source.labels)}
+        if source.dataset is not None and source.dataset.path.startswith("database:")
+        else {
             "path": source.path
             if source.dataset is not None and not source.dataset.sha256
             else _portable_path(source.path, model_dir),
@@ -619,6 +638,8 @@ def _train(
         "held_out_labels": spooled.held_out_labels,
         "fitted_labels": spooled.fitted_labels,
         "calibration": spooled.calibration_rows,
+        "duplicates": spooled.duplicates,
+        "contradicting_duplicates": spooled.contradictions,
     }
     return finish_version(
         out,
@@ -636,7 +657,7 @@ def _train(
             "held_out": spooled.held_out_rows,
         },
         split=split,
-        sources=None,
+        sources=label_sources,
         thresholds=thresholds,
         metrics=metrics,
         started=started,
