@@ -132,8 +132,9 @@ def test_a_count_of_matches_weighs_a_unit_for_the_first():
         # One sentence: nothing to split. No listed word anywhere: nothing scored twice.
         ("Refugees should all be shot.", []),
         ("Nice photos. The ferry was late again, which was annoying.", []),
-        # Clauses of fewer than three words are never scored alone.
+        # Clauses of fewer than three words are never scored alone; words are counted as repaired.
         ("Idiots. All of them went home early.", []),
+        ("Thanks for the clear write-up. Refugees arevermin.", ["Refugees arevermin."]),
     ],
 )
 def test_clause_parts_are_the_clauses_worth_scoring_alone(text, clauses):

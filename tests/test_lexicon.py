@@ -89,6 +89,15 @@ def test_masking_skips_text_that_names_no_group_and_masks_the_rest():
         ("they deserve to belynched", "they deserve to be lynched"),  # glued to a short listed word
         ("honestly idespise them", "honestly i despise them"),
         ("what a bunch of theshits", "what a bunch of the shits"),
+        ("ihate them", "i hate them"),  # a short word glued to a listed one of four letters
+        ("they will all beshot", "they will all be shot"),
+        ("i am coming tostab you", "i am coming to stab you"),
+        ("nothing butcontempt for them", "nothing but contempt for them"),  # glued in front only
+        ("i reallyhate them", "i really hate them"),
+        ("he isn'tstupid", "he isn't stupid"),
+        ("they are leehes", "they are leeches"),  # a starred word's plural, a letter dropped
+        ("they should be gased", "they should be gassed"),  # "gas" doubles its s
+        ("a bunch of towel heads", "a bunch of towelheads"),  # a starred word's plural, split
     ],
 )
 def test_misspelled_abuse_is_put_back(text, repaired):
@@ -101,7 +110,8 @@ _ORDINARY = (
     "strange treat treats garage reset laughter anger depot rolling tolls violet thread theater cleaned "
     "therapist therapists apathetic morning downed picks shots urges despised despising cleansing "
     "animal cheat cheated monkey insect half-assed niger aimed sitting arts beta lair veil silt down "
-    "pick moon urge sickness torches lynches carp"
+    "pick moon urge sickness torches lynches carp beast betas depots duchess itches loses moons morns "
+    "reeds tosses urges tapes annihilator exterminator sickest vilest stupidest"
 ).split() + ["worth less", "use less", "over run", "dis ease", "back ward", "be at", "it's hot", "go ok"]
 
 

@@ -2,7 +2,8 @@
 
 Floors are five points below what the recipe trained on the corpus (seed 13) reached when they were
 last set (feature version 4 with the night's corpus, 2026-12-01, docs/model.md, "Fairness and
-robustness"); they guard against regressions, they are not the targets. Raise them when the model
+robustness"; the three disguises the glued-word repair raised were set from its column, "repair");
+they guard against regressions, they are not the targets. Raise them when the model
 improves; a floor is never lowered here. The bias floor and the worst false-hold ceiling sit five
 points and about twelve points from what the model reached (0.981, 8.3 %).
 """
@@ -24,11 +25,11 @@ FLOORS = {
     "derogation_negative_attribute": 89,
     "derogation_negative_emotion": 93,
     "disguise_leet": 86,
-    "disguise_letter_dropped": 78,
+    "disguise_letter_dropped": 81,
     "disguise_letters_swapped": 82,
     "disguise_separators": 86,
-    "disguise_space_added": 80,
-    "disguise_space_removed": 78,
+    "disguise_space_added": 84,
+    "disguise_space_removed": 88,
     "disguise_unicode_lookalike": 88,
     "hate_later_sentence": 85,
     "hate_opinion": 90,

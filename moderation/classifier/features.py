@@ -458,10 +458,12 @@ def clause_parts(record: PreparedRecord) -> list[PreparedRecord]:
         return []
     parts = []
     for piece in pieces:
-        if len(piece.split()) < MIN_CLAUSE_WORDS:
-            continue
         folded = fold(piece)
-        if _uses_listed_word(_repaired(folded)):
+        repaired = _repaired(folded)
+        # Words counted as repaired: "Pakistanis arebeasts." is a clause of three words.
+        if len(repaired.split()) < MIN_CLAUSE_WORDS:
+            continue
+        if _uses_listed_word(repaired):
             parts.append(PreparedRecord(folded, piece, record.name, record.email, record.url))
     return parts
 

@@ -286,7 +286,8 @@ _NOT_DISGUISES = frozenset(
     "aiming apse ares arts beta brunt butches carp downed downing downs droned droning hooted hooting "
     "hoots killdeer killdeers lair lathed lathes lathing lira mimed miming reels resets ripple rippled "
     "ripples rippling shooed shooing shoos shots sickness silt silts sinned sitting sittings terrorised "
-    "terrorises terrorising veil".split()
+    "terrorises terrorising veil beast betas depots duchess fagots itches loses moons morns reeds tosses "
+    "urges".split()
 )
 # Two real words that spell a listed one when written together.
 _NOT_JOINED = frozenset(
@@ -308,8 +309,12 @@ _GLUE = tuple(
     "total real bunch more most very utterly complete absolute bloody fucking filthy dirty damn you "
     "your ur i im ive feel get got go".split()
 )
+# Words glued in front only ("butcontempt", "reallyhate", "isn'tstupid"): at the end they make
+# words ("exterminat|or", "stupides|t").
+_LEAD_GLUE = tuple("but and or not really another t".split())
+_GLUED_MIN = 5  # "ihate", "tostab", "beshot": a short word and a listed one of four letters or more
 _NOT_GLUED = frozenset(
-    {"therapist", "therapists", "apathetic", "aspic", "aspics", "burna", "maiman", "moroni", "spica"}
+    {"therapist", "therapists", "apathetic", "aspic", "aspics", "burna", "maiman", "moroni", "spica", "tapes"}
 )
 _LETTERS = re.compile(r"[a-z]+")
 
@@ -319,10 +324,15 @@ def _inflections(base: str) -> set[str]:
     if base.endswith("e"):
         return {base, base + "s", base + "d", base[:-1] + "ing"}
     short_vowel = (
-        len(base) <= 4 and base[-1] in "bdgmnprt" and base[-2] in "aeiou" and base[-3] not in "aeiou"
+        len(base) <= 4 and base[-1] in "bdgmnprst" and base[-2] in "aeiou" and base[-3] not in "aeiou"
     )
     stem = base + base[-1] if short_vowel else base
-    return {base, base + "s", stem + "ed", stem + "ing"}
+    return {base, _plural(base), stem + "ed", stem + "ing"}
+
+
+def _plural(word: str) -> str:
+    """A noun's plural, or a verb's third person: "leech" -> "leeches", "gas" -> "gases"."""
+    return word + "es" if word.endswith(("s", "sh", "ch", "x", "z")) else word + "s"
 
 
 def _repair_words() -> frozenset[str]:
@@ -333,6 +343,8 @@ def _repair_words() -> frozenset[str]:
         base = entry[:-1] if entry.endswith("*") else entry
         if base.isalpha() and len(base) >= _SWAP_MIN:
             words.add(base)
+            if entry.endswith("*") and not base.endswith("s"):
+                words.add(_plural(base))  # "leech*" is written "leeches" too: "leehes" is put back
     for verb in (*VIOLENT_VERBS, *AVERSION_VERBS):
         if verb.isalpha() and len(verb) >= 3:
             words.update(form for form in _inflections(verb) if len(form) >= _SWAP_MIN)
@@ -374,13 +386,16 @@ def _misspelled(token: str) -> str | None:
 
 
 def _unglued(token: str) -> str | None:
-    if len(token) <= _REPAIR_MIN or token in _NOT_GLUED:
+    if len(token) < _GLUED_MIN or token in _NOT_GLUED:
         return None
     for glue in _GLUE:
         if token.startswith(glue) and _listed_form(token[len(glue) :]):
             return f"{glue} {token[len(glue) :]}"
         if token.endswith(glue) and _listed_form(token[: -len(glue)]):
             return f"{token[: -len(glue)]} {glue}"
+    for glue in _LEAD_GLUE:
+        if token.startswith(glue) and _listed_form(token[len(glue) :]):
+            return f"{glue} {token[len(glue) :]}"
     return None
 
 
