@@ -33,9 +33,14 @@ def pytest_configure(config: pytest.Config) -> None:
     copy, so the lock is held until training ends; the workers meanwhile run the tests that need no
     model (collected first), and the first one to need it waits on the lock as before.
     """
-    if os.environ.get("PYTEST_XDIST_WORKER") or not getattr(config.option, "numprocesses", None):
-        return
     if os.environ.get("MODERATION_TEST_MODEL_DIR") and not os.environ.get("CI"):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # The session model is on the critical path: the workers yield the cores to its training
+        # while they run the model-free tests, so that it is ready when those run out.
+        os.nice(5)
+        return
+    if not getattr(config.option, "numprocesses", None):
         return
     shared = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     lock = open(shared / "session-model.lock", "w")  # noqa: SIM115
