@@ -6,6 +6,8 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,54 @@ from moderation.classifier.datasets import load_corpus
 from moderation.classifier.train import train
 from moderation.store.database import upgrade
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, CORPUS, auth, comment, postgres_url, sign_in
+
+_TRAINER_KEY = pytest.StashKey[subprocess.Popen]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, start training the session model at once, in a process of its own.
+
+    The controller holds the run's shared temporary folder (each worker's basetemp is a folder of
+    it). It takes the session model's lock, hands it to the training process and lets go of its own
+    copy, so the lock is held until training ends; the workers meanwhile run the tests that need no
+    model (collected first), and the first one to need it waits on the lock as before.
+    """
+    if os.environ.get("MODERATION_TEST_MODEL_DIR") and not os.environ.get("CI"):
+        return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # The session model is on the critical path: the workers yield the cores to its training
+        # while they run the model-free tests, so that it is ready when those run out.
+        os.nice(5)
+        return
+    if not getattr(config.option, "numprocesses", None):
+        return
+    shared = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    lock = open(shared / "session-model.lock", "w")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    code = (
+        "import sys; from pathlib import Path; from moderation.classifier.datasets import load_corpus; "
+        "from moderation.classifier.train import train; "
+        "train(load_corpus(Path(sys.argv[1])), Path(sys.argv[2]), seed=13)"
+    )
+    log = open(shared / "session-model.log", "w")  # noqa: SIM115
+    config.stash[_TRAINER_KEY] = subprocess.Popen(
+        [sys.executable, "-c", code, str(CORPUS), str(shared / "session-model")],
+        pass_fds=(lock.fileno(),),  # the child's copy of the lock keeps it held until it exits
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    lock.close()
+    log.close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the training process if the run ends first (a selection that needed no model)."""
+    trainer = config.stash.get(_TRAINER_KEY, None)
+    if trainer is not None and trainer.poll() is None:
+        trainer.terminate()
+        trainer.wait()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

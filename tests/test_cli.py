@@ -107,7 +107,7 @@ def test_keys_create_rejects_unknown_role(runner, env):
 
 def test_train_writes_a_verified_version_and_makes_first_one_current(runner, tmp_path, monkeypatch):
     model_dir = tmp_path / "models"
-    corpus_slice(model_dir, 50)  # every corpus file, a slice of each: what is tested is the mechanism
+    corpus_slice(model_dir, 25)  # every corpus file, a slice of each: what is tested is the mechanism
     monkeypatch.setenv("MODERATION_MODEL_DIR", str(model_dir))
     result = runner.invoke(main, ["train", "--seed", "7"])
     assert result.exit_code == 0, result.output
