@@ -8,6 +8,7 @@ answer with JSON. No key lookup, checks, classifier or author history.
 
 import os
 import sqlite3
+import threading
 import uuid
 
 from flask import Flask, jsonify, request
@@ -37,19 +38,25 @@ def create_store_app() -> Flask:
     app = Flask(__name__)
     path = os.environ["BENCH_FLOOR_DB"]
     schema = _CommentIn()
-    connection: sqlite3.Connection | None = None
+    # One connection per thread: the service's gunicorn workers run requests in threads, and a
+    # sqlite3 connection refuses to be used from a thread other than the one that opened it.
+    local = threading.local()
+    # The file, its table and WAL mode (which stays with the file) once, before gunicorn forks:
+    # switching the journal mode takes a lock that threads opening their connections at once fight over.
+    with sqlite3.connect(path) as setup:
+        setup.execute("PRAGMA journal_mode=WAL")
+        setup.execute(
+            "CREATE TABLE IF NOT EXISTS comments (id TEXT PRIMARY KEY, name TEXT, email TEXT, "
+            "text TEXT, url TEXT, ip TEXT, decision TEXT)"
+        )
+    setup.close()
 
     def db() -> sqlite3.Connection:
-        nonlocal connection
-        if connection is None:  # opened in the worker, after gunicorn forks
+        connection = getattr(local, "connection", None)
+        if connection is None:  # opened in the worker's thread, after gunicorn forks
             connection = sqlite3.connect(path, timeout=10)
-            connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS comments (id TEXT PRIMARY KEY, name TEXT, email TEXT, "
-                "text TEXT, url TEXT, ip TEXT, decision TEXT)"
-            )
-            connection.commit()
+            local.connection = connection
         return connection
 
     @app.post("/v1/comments")

@@ -1,16 +1,10 @@
--- wrk script: POST a realistic mix of comments, each from a new author so flood checks stay quiet.
-local texts = {
-  "Clear piece on the frigate delays, thanks. The budget table was especially useful.",
-  "I think the minister is wrong here, but the article explains both sides fairly.",
-  "Source? The figure of 12 civilians killed in the strike differs from the UN report.",
-  "Great analysis of the chip export rules. Would love a follow-up on the Dutch angle.",
-  "As a veteran I can say the procurement process has been broken for decades.",
-  "The drone footage shows the launcher was hit, not the depot as claimed.",
-  "Typo in the third paragraph: it's the F-35A, not the B.",
-  "CONGRATULATIONS you won a $1000 gift card, claim now at http://gift-claim.example/win",
-  "Earn $500 a day from home, message me on whatsapp +44 7700 900123",
-  "You are a pathetic idiot and everyone here knows it.",
-}
+-- wrk script: POST the comments of `texts_file` (one JSON string per line: our corpus's comments,
+-- shuffled, written by bench/run.py), each from a new author so flood checks stay quiet. Every
+-- request's text is distinct: thread k posts the file's texts at positions k, k + 16, k + 32, ...
+-- (up to 16 wrk threads never share one), and past the end of the file a text gets the number of
+-- the round appended.
+local STRIDE = 16
+local texts = {}
 local counter = 0
 local thread_id = 0
 local next_thread = 0
@@ -22,13 +16,23 @@ end
 
 function init(args)
   thread_id = tid
+  for line in io.lines(texts_file) do
+    texts[#texts + 1] = line
+  end
 end
 
 request = function()
+  local n = #texts
+  local position = counter * STRIDE + thread_id
   counter = counter + 1
-  local text = texts[(counter % #texts) + 1]
+  local index = position % n
+  local round = math.floor(position / n)
+  local text = texts[index + 1]
+  if round > 0 then
+    text = string.sub(text, 1, -2) .. " (" .. round .. ")\""
+  end
   local body = string.format(
-    '{"name":"Reader %d","email":"r%d.%d@example.org","text":"%s (%d)","ip":"198.51.%d.%d"}',
-    counter, thread_id, counter, text, counter, thread_id % 250, counter % 250)
+    '{"name":"Reader %d","email":"r%d.%d@example.org","text":%s,"ip":"198.51.%d.%d"}',
+    counter, thread_id, counter, text, thread_id % 250, counter % 250)
   return wrk.format("POST", "/v1/comments", wrk.headers, body)
 end

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import socket
@@ -61,11 +62,30 @@ def _ms(value: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+def comment_texts(path: Path, seed: int = 1) -> Path:
+    """Write our corpus's comments, shuffled, one JSON string per line, for bench/post_comments.lua.
+
+    Every text is distinct (the corpus holds no duplicate) and of the lengths real comments have: a
+    handful of repeated texts would let the scorer's per-text caches make the service look fast.
+    """
+    texts = []
+    for corpus_file in sorted((ROOT / "model" / "corpus").glob("*.jsonl")):
+        for line in corpus_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                texts.append(json.loads(line)["text"])
+    random.Random(seed).shuffle(texts)
+    path.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    return path
+
+
 def post_script(path: Path, key: str | None = None) -> Path:
-    """Write wrk's script for posting the comment mix (bench/post_comments.lua), with JSON headers."""
+    """Write wrk's script for posting our corpus's comments (bench/post_comments.lua), with JSON
+    headers; the texts file is written beside the script."""
+    texts = comment_texts(path.with_suffix(".texts"))
     auth = f'wrk.headers["Authorization"] = "Bearer {key}"\n' if key else ""
     path.write_text(
-        auth
+        f"texts_file = {json.dumps(str(texts))}\n"
+        + auth
         + 'wrk.headers["Content-Type"] = "application/json"\n'
         + (ROOT / "bench" / "post_comments.lua").read_text()
     )
