@@ -518,3 +518,34 @@ def test_purge_deletes_old_comments_and_their_traces(runner, env, keep_labels):
         assert [(lab["text"], lab["label"], lab["name"]) for lab in labels] == [("Hello", "spam", "")]
     else:
         assert labels == []
+
+
+def test_score_in_worker_processes_writes_what_one_process_writes(runner, env, tmp_path):
+    """Batches scored in two processes come back in the input's order with the same scores."""
+    import csv
+
+    def corpus_texts(name: str, count: int) -> list[str]:
+        return [json.loads(line)["text"] for line in (CORPUS / name).read_text().splitlines()[:count]]
+
+    texts = corpus_texts("ham_general.jsonl", 180) + corpus_texts("spam_promo.jsonl", 60)
+    source = tmp_path / "in.csv"
+    with source.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "text"])
+        for i, text in enumerate(texts):
+            writer.writerow([i, "" if i % 50 == 7 else text])  # an empty text now and then
+    outputs = {}
+    for workers in ("1", "2"):
+        target = tmp_path / f"out-{workers}.csv"
+        result = _score(runner, source, target, "--batch-size", "25", "--workers", workers)
+        assert result.exit_code == 0, result.output
+        assert f"scored {len(texts)} rows" in result.stdout
+        assert ("in 2 processes" in result.stdout) == (workers == "2")
+        outputs[workers] = target.read_bytes()
+    assert outputs["1"] == outputs["2"]
+    with (tmp_path / "out-2.csv").open() as fh:
+        scored = list(csv.DictReader(fh))
+    assert [r["id"] for r in scored] == [str(i) for i in range(len(texts))]
+    spam = [float(r["spam"]) for r in scored[180:] if r["spam"]]
+    ham = [float(r["spam"]) for r in scored[:180] if r["spam"]]
+    assert sum(spam) / len(spam) > 0.5 > sum(ham) / len(ham)  # the scores are the model's, in order

@@ -418,6 +418,9 @@ def evaluate(
               help="The input's encoding, e.g. latin-1, utf-16 (the output is always UTF-8).")  # fmt: skip
 @click.option("--progress-every", default=100_000, show_default=True, type=click.IntRange(1),
               help="When stderr is not a terminal: a progress line after every this many rows.")  # fmt: skip
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Processes that score batches side by side (1: all in this process; a file "
+              "smaller than one batch is always scored here).")  # fmt: skip
 @pass_cli
 def score(
     cli: CliContext,
@@ -427,6 +430,7 @@ def score(
     batch_size: int,
     encoding: str,
     progress_every: int,
+    workers: int,
 ) -> None:
     """Add spam, toxicity and flag columns to a CSV, streaming it in bounded memory.
 
@@ -462,13 +466,14 @@ def score(
 
         try:
             summary = score_csv(bundle, Path(input_path), Path(output_path), text_column, encoding,
-                                batch_size, progress)  # fmt: skip
+                                batch_size, progress, workers)  # fmt: skip
         except ScoreInputError as exc:
             raise click.ClickException(f"{input_path}: {exc}") from None
         except OSError as exc:
             raise click.ClickException(f"cannot score {input_path} into {output_path}: {exc}") from None
     flagged = f" ({summary.empty} with empty text flagged, not scored)" if summary.empty else ""
-    click.echo(f"scored {summary.rows} rows into {output_path}{flagged}")
+    processes = f" in {summary.processes} processes" if summary.processes > 1 else ""
+    click.echo(f"scored {summary.rows} rows into {output_path}{processes}{flagged}")
 
 
 def _targets(kind: str, values: tuple[str, ...], heads: tuple[str, ...]) -> list[Target]:

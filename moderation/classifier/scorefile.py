@@ -11,7 +11,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import multiprocessing
 import os
+from collections import deque
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -36,6 +39,26 @@ def _mark(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_HANDLER, _mark)
 
 
+# Batches handed to the worker processes ahead of the one being written, per worker.
+AHEAD_PER_WORKER = 2
+_BUNDLES: dict[str, Any] = {}
+
+
+def _score_batch(job: tuple[str, list[str]]) -> dict[str, list[float]]:
+    """In a worker process: the spam and toxicity scores of a batch of texts, by the bundle in folder.
+
+    Each worker loads the version once (its files checked against the manifest, as everywhere).
+    """
+    from moderation.classifier.bundle import ModelBundle
+
+    folder, texts = job
+    if folder not in _BUNDLES:
+        _BUNDLES.clear()
+        _BUNDLES[folder] = ModelBundle.load(Path(folder))
+    scores = _BUNDLES[folder].score_many(texts)
+    return {"spam": list(map(float, scores["spam"])), "toxicity": list(map(float, scores["toxicity"]))}
+
+
 class ScoreInputError(ValueError):
     """The input cannot be scored as it is; the message names the row and line."""
 
@@ -44,6 +67,7 @@ class ScoreInputError(ValueError):
 class ScoreSummary:
     rows: int
     empty: int
+    processes: int = 1  # the worker processes that scored, or 1 when this process did
 
 
 def _encoding(name: str) -> str:
@@ -73,12 +97,17 @@ def score_csv(
     encoding: str = "utf-8",
     batch_size: int = 2000,
     progress: Callable[[int, int, int], None] = lambda rows, done, size: None,
+    workers: int = 1,
 ) -> ScoreSummary:
     """Write input_path with spam, toxicity and flag columns to output_path, scoring in batches.
 
-    scorer is a model bundle (its score_many). progress(rows, bytes read, file size) is called
-    after each batch. Rows whose text is empty or only spaces are not scored: their flag is
-    `empty_text` and their score cells are left empty.
+    scorer is a model bundle (its score_many and path). progress(rows, bytes read, file size) is
+    called after each batch is written. Rows whose text is empty or only spaces are not scored:
+    their flag is `empty_text` and their score cells are left empty. With workers > 1, batches are
+    scored in that many processes (started when the first whole batch is read: a file smaller than
+    one batch never starts them), at most AHEAD_PER_WORKER batches each ahead of the one being
+    written; rows are written in the input's order, and memory stays bounded by the batches in
+    flight.
     """
     input_path, output_path = Path(input_path), Path(output_path)
     codec = _encoding(encoding)
@@ -100,6 +129,7 @@ def score_csv(
 
     try:
         with (
+            ExitStack() as stack,  # the worker pool, when one is started, ends with the file
             open(input_path, "rb") as raw,
             io.TextIOWrapper(raw, encoding=codec, errors=_HANDLER, newline="") as text,
             open(tmp, "w", encoding="utf-8", newline="") as dst,
@@ -119,24 +149,42 @@ def score_csv(
             position = header.index(text_column)
             writer = csv.writer(dst)
             writer.writerow([*header, *OUTPUT_COLUMNS])
-            rows = empty = 0
+            rows = empty = written = 0
             batch: list[list[str]] = []
+            pending: deque[tuple[list[list[str]], Any]] = deque()
+            pool = None
+            ahead = AHEAD_PER_WORKER * workers if workers > 1 else 0
 
-            def flush() -> None:
-                nonlocal empty
-                texts = [r[position] for r in batch if r[position].strip()]
-                scores = scorer.score_many(texts) if texts else {"spam": [], "toxicity": []}
+            def write(done: list[list[str]], scores: dict[str, Any]) -> None:
+                nonlocal empty, written
                 k = 0
-                for r in batch:
+                for r in done:
                     if r[position].strip():
                         r += [f"{scores['spam'][k]:.6f}", f"{scores['toxicity'][k]:.6f}", ""]
                         k += 1
                     else:
                         r += ["", "", EMPTY_FLAG]
                         empty += 1
-                writer.writerows(batch)
-                batch.clear()
-                progress(rows, raw.tell(), size)
+                writer.writerows(done)
+                written += len(done)
+                progress(written, raw.tell(), size)
+
+            def flush(final: bool = False) -> None:
+                nonlocal batch, pool
+                if batch:
+                    texts = [r[position] for r in batch if r[position].strip()]
+                    if workers > 1 and pool is None and not final:
+                        pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers))
+                    if not texts:
+                        pending.append((batch, {"spam": [], "toxicity": []}))
+                    elif pool is not None:
+                        pending.append((batch, pool.apply_async(_score_batch, ((str(scorer.path), texts),))))
+                    else:
+                        pending.append((batch, scorer.score_many(texts)))
+                    batch = []
+                while pending and (final or len(pending) > ahead):
+                    done, scores = pending.popleft()
+                    write(done, scores if isinstance(scores, dict) else scores.get())
 
             while True:
                 start = line + 1
@@ -161,10 +209,10 @@ def score_csv(
                 batch.append(record)
                 if len(batch) >= batch_size:
                     flush()
-            if batch:
-                flush()
+            flush(final=True)
+            processes = workers if pool is not None else 1
         os.replace(tmp, output_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return ScoreSummary(rows, empty)
+    return ScoreSummary(rows, empty, processes)
