@@ -179,3 +179,29 @@ def test_the_api_lets_domain_exceptions_through_to_the_one_handler():
         for name in _caught(path) & kinds
     }
     assert caught == {("moderation.api.queue", "DomainError")}
+
+
+def _sqlalchemy_names(path: Path) -> set[str]:
+    """What a file imports from SQLAlchemy, as `module:name` (or the module, for `import sqlalchemy`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "sqlalchemy":
+            found |= {f"{node.module}:{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == "sqlalchemy"}
+    return found
+
+
+def test_every_sql_statement_is_built_under_store():
+    """Outside store/ a module may name an Engine (to pass it on) and catch SQLAlchemy's errors,
+    never build a statement or open a session of its own."""
+    allowed = {"sqlalchemy:Engine"}
+    outside = {
+        path.relative_to(PACKAGE.parent).as_posix(): names
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] not in ("store",)
+        and (names := {n for n in _sqlalchemy_names(path) if not n.startswith("sqlalchemy.exc:")})
+    }
+    # Guards the scan: it does find the statements store/ builds.
+    assert _sqlalchemy_names(PACKAGE / "store" / "outbox.py") >= {"sqlalchemy:update", "sqlalchemy:insert"}
+    assert {path: names - allowed for path, names in outside.items() if names - allowed} == {}

@@ -7,12 +7,9 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-
-from moderation.exceptions import DuplicateEntry
 from moderation.pipeline.checks import AuthorBlockList, CheckRules, TermMatcher
-from moderation.store.repository import Principal, Store, utcnow
+from moderation.store import blocklist
+from moderation.store.repository import Principal, Store
 from moderation.store.tables import BlockEntry
 
 KINDS = ("blocked_term", "watched_term", "blocked_author")
@@ -42,26 +39,19 @@ class BlockLists:
         }
 
     def entries(self) -> list[BlockEntry]:
-        with self.store.sessions() as session:
-            return list(session.scalars(select(BlockEntry).order_by(BlockEntry.kind, BlockEntry.value)))
+        return blocklist.entries(self.store)
 
     def add(self, principal: Principal, kind: str, value: str) -> BlockEntry:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-        entry = BlockEntry(kind=kind, value=value.strip(), key_id=principal.key_id, created_at=utcnow())
-        try:
-            with self.store.sessions.begin() as session:
-                session.add(entry)
-        except IntegrityError:
-            raise DuplicateEntry(f"{value!r} is already a {kind}") from None
+        entry = blocklist.add_entry(self.store, kind, value.strip(), principal.key_id)
         self._expires = 0.0
         return entry
 
     def remove(self, entry_id: int) -> bool:
-        with self.store.engine.begin() as connection:
-            removed = connection.execute(delete(BlockEntry).where(BlockEntry.id == entry_id)).rowcount
+        removed = blocklist.remove_entry(self.store, entry_id)
         self._expires = 0.0
-        return removed == 1
+        return removed
 
     def invalidate(self) -> None:
         """Read the lists again on the next check (this worker; others within `ttl` seconds)."""
@@ -72,8 +62,7 @@ class BlockLists:
         now = time.monotonic()
         if self._rules is not None and now < self._expires:
             return self._rules
-        with self.store.engine.connect() as connection:
-            rows = connection.execute(select(BlockEntry.kind, BlockEntry.value)).all()
+        rows = blocklist.kinds_and_values(self.store)
         lists: dict[str, list[str]] = {k: list(v) for k, v in self.config.items()}
         for kind, value in rows:
             lists.setdefault(kind, []).append(value)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, exists, func, insert, select, update
 
 from moderation.exceptions import AlreadyDelivered, NotFound
 from moderation.store.repository import utcnow
@@ -119,3 +119,82 @@ class Outbox:
         if changed != 1:
             raise AlreadyDelivered()
         return event
+
+
+# -- the dispatcher's statements (webhooks/dispatcher.py): claiming due events, recording attempts --
+
+
+def _due_statement(cutoff: datetime, lock: bool) -> Any:
+    o = _OUTBOX.c
+    earlier = _OUTBOX.alias("earlier")
+    # Events about one comment go out in order: a later one waits while an earlier one is pending.
+    blocked = exists().where(
+        earlier.c.comment_id == o.comment_id, earlier.c.id < o.id, earlier.c.delivered_at.is_(None)
+    )
+    statement = (
+        select(o.id, o.event, o.payload, o.attempts, o.next_attempt_at)
+        .where(o.delivered_at.is_(None), o.next_attempt_at <= cutoff, ~blocked)
+        .order_by(o.id)
+        .limit(1)
+    )
+    return statement.with_for_update(skip_locked=True, of=_OUTBOX) if lock else statement
+
+
+def claim_due(
+    engine: Engine, cutoff: datetime, lease_until: Callable[[], datetime], tries: int
+) -> tuple[Any, datetime] | None:
+    """Claim the oldest event due at cutoff: (its row, the lease's end), or None if none is due.
+
+    A claim moves next_attempt_at to lease_until(), guarded by its old value, so exactly one
+    dispatcher wins each event; PostgreSQL also skips rows another claim has locked instead of
+    waiting for them. Losing every one of `tries` races also gives None (the next round retries).
+    """
+    o = _OUTBOX.c
+    lock = engine.dialect.name == "postgresql"
+    for _ in range(tries):
+        with engine.begin() as connection:
+            row = connection.execute(_due_statement(cutoff, lock)).first()
+            if row is None:
+                return None
+            until = lease_until()
+            won = connection.execute(
+                update(OutboxEvent)
+                .where(o.id == row.id, o.delivered_at.is_(None), o.next_attempt_at == row.next_attempt_at)
+                .values(next_attempt_at=until)
+            ).rowcount
+        if won == 1:
+            return row, until
+        # Another dispatcher claimed it between our read and our write: look again.
+    return None
+
+
+def record_attempt(
+    engine: Engine,
+    event_id: int,
+    lease_until: datetime,
+    attempt: dict[str, Any],
+    attempts: int,
+    retry_at: datetime | None,
+) -> None:
+    """Log one delivery attempt (url, attempted_at, status_code, error, duration_ms) and mark the
+    event delivered (retry_at None), or schedule its next attempt at retry_at while the lease is
+    still ours (an admin's retry or another dispatcher may have taken over)."""
+    o = _OUTBOX.c
+    with engine.begin() as connection:
+        connection.execute(insert(WebhookDelivery), {"outbox_id": event_id, **attempt})
+        if retry_at is None:
+            connection.execute(
+                update(OutboxEvent)
+                .where(o.id == event_id, o.delivered_at.is_(None))
+                .values(delivered_at=attempt["attempted_at"], attempts=attempts)
+            )
+            return
+        connection.execute(
+            update(OutboxEvent)
+            .where(o.id == event_id, o.delivered_at.is_(None), o.next_attempt_at == lease_until)
+            .values(
+                attempts=attempts,
+                next_attempt_at=retry_at,
+                last_error=attempt["error"] or f"HTTP {attempt['status_code']}",
+            )
+        )

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, exists, insert, select, update
+from sqlalchemy import Engine
 
 from moderation import __version__
+from moderation.store.outbox import claim_due, record_attempt
 from moderation.store.repository import utcnow
-from moderation.store.tables import OutboxEvent, WebhookDelivery
 from moderation.webhooks.signing import sign
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,6 @@ USER_AGENT = f"moderation-webhooks/{__version__}"
 MAX_ERROR_CHARS = 500
 ROUND_LIMIT = 100
 CLAIM_TRIES = 20
-
-_OUTBOX = OutboxEvent.__table__
-_DELIVERIES = WebhookDelivery.__table__
 
 
 def encode_body(payload: dict[str, Any]) -> bytes:
@@ -112,22 +109,6 @@ def _describe(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
-def _due_statement(cutoff: datetime, lock: bool) -> Any:
-    o = _OUTBOX.c
-    earlier = _OUTBOX.alias("earlier")
-    # Events about one comment go out in order: a later one waits while an earlier one is pending.
-    blocked = exists().where(
-        earlier.c.comment_id == o.comment_id, earlier.c.id < o.id, earlier.c.delivered_at.is_(None)
-    )
-    statement = (
-        select(o.id, o.event, o.payload, o.attempts, o.next_attempt_at)
-        .where(o.delivered_at.is_(None), o.next_attempt_at <= cutoff, ~blocked)
-        .order_by(o.id)
-        .limit(1)
-    )
-    return statement.with_for_update(skip_locked=True, of=_OUTBOX) if lock else statement
-
-
 class Dispatcher:
     """Delivers due outbox events to one URL, safely beside other dispatchers on the same database.
 
@@ -163,7 +144,6 @@ class Dispatcher:
         self.backoff_cap = backoff_cap
         self.lease = timedelta(seconds=lease_seconds)
         self.clock = clock
-        self._lock_rows = engine.dialect.name == "postgresql"
         self._opener = urllib.request.build_opener(_NoRedirects())
 
     def deliver_due(self, limit: int | None = None) -> DeliveryRound:
@@ -186,27 +166,11 @@ class Dispatcher:
 
     def claim(self, cutoff: datetime) -> Claim | None:
         """Take the oldest event due at cutoff for this dispatcher, or return None if there is none."""
-        o = _OUTBOX.c
-        for _ in range(CLAIM_TRIES):
-            with self.engine.begin() as connection:
-                row = connection.execute(_due_statement(cutoff, self._lock_rows)).first()
-                if row is None:
-                    return None
-                lease_until = self.clock() + self.lease
-                won = connection.execute(
-                    update(OutboxEvent)
-                    .where(
-                        o.id == row.id,
-                        o.delivered_at.is_(None),
-                        o.next_attempt_at == row.next_attempt_at,
-                    )
-                    .values(next_attempt_at=lease_until)
-                ).rowcount
-            if won == 1:
-                return Claim(row.id, row.event, dict(row.payload), row.attempts, lease_until)
-            # Another dispatcher claimed it between our read and our write: look again.
-        # Losing every race this round is possible only under heavy contention; the next round retries.
-        return None
+        found = claim_due(self.engine, cutoff, lambda: self.clock() + self.lease, CLAIM_TRIES)
+        if found is None:
+            return None
+        row, lease_until = found
+        return Claim(row.id, row.event, dict(row.payload), row.attempts, lease_until)
 
     def send(self, claim: Claim) -> Attempt:
         """POST one event, signed, and report what happened; never raises for network trouble."""
@@ -236,34 +200,17 @@ class Dispatcher:
 
     def record(self, claim: Claim, attempt: Attempt) -> None:
         """Log the attempt and mark the event delivered, or schedule its next attempt."""
-        o = _OUTBOX.c
         now = self.clock()
         attempts = claim.attempts + 1
-        with self.engine.begin() as connection:
-            connection.execute(
-                insert(WebhookDelivery),
-                {"outbox_id": claim.id, "attempted_at": now, "url": self.url,
-                 "status_code": attempt.status_code, "error": attempt.error,
-                 "duration_ms": attempt.duration_ms},
-            )  # fmt: skip
-            if attempt.ok:
-                connection.execute(
-                    update(OutboxEvent)
-                    .where(o.id == claim.id, o.delivered_at.is_(None))
-                    .values(delivered_at=now, attempts=attempts)
-                )
-                return
-            delay = backoff(attempts, self.backoff_base, self.backoff_cap)
-            # Guarded by our lease: if an admin's retry or another dispatcher took over, leave it be.
-            connection.execute(
-                update(OutboxEvent)
-                .where(o.id == claim.id, o.delivered_at.is_(None), o.next_attempt_at == claim.lease_until)
-                .values(
-                    attempts=attempts,
-                    next_attempt_at=now + timedelta(seconds=delay),
-                    last_error=attempt.error or f"HTTP {attempt.status_code}",
-                )
-            )
+        logged = {"attempted_at": now, "url": self.url, "status_code": attempt.status_code,
+                  "error": attempt.error, "duration_ms": attempt.duration_ms}  # fmt: skip
+        if attempt.ok:
+            record_attempt(self.engine, claim.id, claim.lease_until, logged, attempts, None)
+            return
+        delay = backoff(attempts, self.backoff_base, self.backoff_cap)
+        record_attempt(
+            self.engine, claim.id, claim.lease_until, logged, attempts, now + timedelta(seconds=delay)
+        )
         log.warning(
             "webhook delivery failed",
             extra={"outbox_id": claim.id, "attempts": attempts, "error": attempt.error, "retry_in_s": delay},
