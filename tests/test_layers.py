@@ -120,8 +120,8 @@ def test_layer_imports_only_in_its_allowed_directions(layer):
 
 
 def test_the_api_touches_the_store_only_through_table_classes_in_two_known_views():
-    # Debt to pay in phase 2 of issue 12 (the store returns the one Comment type): until then only
-    # these two views name a table class, and no view opens a connection or builds a query itself.
+    # The store returns one Comment type (new and stored comments alike); these two views name it
+    # for its columns, and no view opens a connection or builds a query itself.
     store_imports = sorted(
         (m, d) for m, deps in modules_in("api").items() for d in deps if ours(d) and layer_of(d) == "store"
     )

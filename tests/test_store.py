@@ -426,3 +426,31 @@ def test_reason_codes_are_filled_by_the_migration_and_a_row_without_them_counts_
     upgrade(database_url)
     assert store.get_comment(both).reason_codes == " links too_fast "
     assert found("too_fast") == ([both], {"links": 1, "too_fast": 1})
+
+
+def test_the_store_makes_the_row_of_a_decided_submission_and_returns_what_it_stored(store):
+    """add_comment takes the domain's objects and returns the one Comment type, equal to the row read back."""
+    from moderation.pipeline.domain import Severity, Signal, Submission, Thresholds
+    from moderation.pipeline.policy import decide
+    from moderation.store.repository import NewComment, utcnow
+    from moderation.store.tables import Comment
+
+    key, _ = store.create_key("client", "site")
+    submission = Submission(name="Ana", email="Ana@Example.ORG", text="Buy pills at http://x.example",
+                            ip="198.51.100.7", post_id="42", client_comment_id="wp-9")  # fmt: skip
+    signals = [Signal("links", Severity.HOLD, "Too many links.", {"links": 1})]
+    scores = {"spam": 0.923456, "toxicity": 0.01234}
+    decision = decide(signals, scores, Thresholds())
+    new = NewComment(key.id, "wp-9", submission, decision, signals, scores, {"signals": {}}, "v-test",
+                     "en", None, utcnow())  # fmt: skip
+    stored, created = store.add_comment(new)
+    assert created and isinstance(stored, Comment)
+    assert stored.email_key == "ana@example.org" and stored.fingerprint == submission.text_fingerprint
+    assert stored.scores == {"spam": 0.9235, "toxicity": 0.0123} and stored.spam_score == 0.9235
+    assert stored.decision == "reject" and stored.status == "rejected"
+    assert stored.signals == [{"code": "links", "severity": "hold", "detail": {"links": 1}}]
+    read = store.get_comment(stored.id)
+    columns = [c.key for c in Comment.__table__.columns if c.key != "created_at"]
+    assert {k: getattr(read, k) for k in columns} == {k: getattr(stored, k) for k in columns}
+    again, created_again = store.add_comment(new)  # the CMS retries with the same comment id
+    assert not created_again and isinstance(again, Comment) and again.id == stored.id

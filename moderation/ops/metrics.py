@@ -17,7 +17,6 @@ from prometheus_client import (
     multiprocess,
 )
 
-from moderation.store.repository import CommentRow
 from moderation.store.tables import Comment
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ def request_labels(rule: str | None, method: str, status: int) -> tuple[str, str
     )
 
 
-def record_decision(comment: Comment | CommentRow, seconds: float) -> None:
+def record_decision(comment: Comment, seconds: float) -> None:
     DECISIONS.labels(comment.decision, comment.reason_code).inc()
     DECISION_SECONDS.observe(seconds)
 

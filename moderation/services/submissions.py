@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from moderation.classifier.bundle import ModelBundle, ModelError, ModelHolder
@@ -21,14 +21,7 @@ from moderation.pipeline.domain import (
 from moderation.pipeline.language import identify, normalize_code
 from moderation.pipeline.policy import decide
 from moderation.services.blocklists import BlockLists
-from moderation.store.repository import (
-    COMMENT_COLUMNS,
-    CommentRow,
-    Principal,
-    Store,
-    new_comment_id,
-    utcnow,
-)
+from moderation.store.repository import NewComment, Principal, Store, utcnow
 from moderation.store.tables import Comment
 
 log = logging.getLogger(__name__)
@@ -86,7 +79,7 @@ def thresholds_from(settings: Settings, bundle: ModelBundle | None = None) -> Th
 
 @dataclass(frozen=True)
 class Outcome:
-    comment: Comment | CommentRow
+    comment: Comment
     created: bool
     seconds: float
 
@@ -197,39 +190,21 @@ class ModerationService:
             # Moderators review held and rejected comments; explaining approvals costs time for nothing.
             evidence["terms"] = analysis.explain()
         shadow = self.shadow_verdict(bundle, record, signals, unsupported is None)
-        values = dict.fromkeys(COMMENT_COLUMNS)
-        values.update(
-            id=new_comment_id(now),
-            client_key_id=principal.key_id,
-            client_comment_id=client_comment_id,
-            name=submission.name,
-            email=submission.email,
-            email_key=submission.email.lower(),
-            text=submission.text,
-            url=submission.url,
-            post_id=submission.post_id,
-            post_title=submission.post_title,
-            post_url=submission.post_url,
-            ip=submission.ip,
-            user_agent=submission.user_agent,
-            referrer=submission.referrer,
-            parent_id=submission.parent_id,
-            honeypot=submission.honeypot,
-            elapsed_ms=submission.elapsed_ms,
-            fingerprint=submission.text_fingerprint,
-            decision=decision.outcome.value,
-            status=decision.outcome.status,
-            reason_code=decision.reason.code,
-            reasons=[asdict(r) for r in decision.reasons],
-            signals=[{"code": s.code, "severity": s.severity.value, "detail": s.detail} for s in signals],
-            scores={head: round(value, 4) for head, value in scores.items()},
-            evidence=evidence,
-            model_version=bundle.version,
-            language=language,
-            created_at=now,
-            shadow=shadow,
+        stored, created = self.store.add_comment(
+            NewComment(
+                key_id=principal.key_id,
+                client_comment_id=client_comment_id,
+                submission=submission,
+                decision=decision,
+                signals=signals,
+                scores=scores,
+                evidence=evidence,
+                model_version=bundle.version,
+                language=language,
+                shadow=shadow,
+                received_at=now,
+            )
         )
-        stored, created = self.store.insert_values(values)
         return Outcome(stored, created, time.perf_counter() - started)
 
     def visible_to(self, principal: Principal, comment_id: str) -> Comment | None:

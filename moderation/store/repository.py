@@ -7,16 +7,15 @@ import hmac
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping, Sequence
 
 from sqlalchemy import Engine, bindparam, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from moderation.pipeline.domain import AuthorHistory
+from moderation.pipeline.domain import AuthorHistory, Decision, Signal, Submission
 from moderation.store.database import checkpoint
 from moderation.store.tables import Analysis, ApiKey, AuthorAction, Comment, Label, UTCDateTime
 
@@ -132,8 +131,21 @@ def reason_codes(reasons: Any) -> str:
     return " " + " ".join(dict.fromkeys(codes)) + " "
 
 
-class CommentRow(SimpleNamespace):
-    """A just-stored comment's columns as attributes, read like a Comment by the API and metrics."""
+@dataclass(frozen=True)
+class NewComment:
+    """A decided submission as the service hands it over; the store makes it a row (Store.add_comment)."""
+
+    key_id: int
+    client_comment_id: str | None
+    submission: Submission
+    decision: Decision
+    signals: Sequence[Signal]
+    scores: Mapping[str, float]
+    evidence: dict[str, Any]
+    model_version: str
+    language: str | None
+    shadow: dict[str, Any] | None
+    received_at: datetime
 
 
 class Store:
@@ -304,12 +316,53 @@ class Store:
             return comment, True
         return stored, False
 
-    def insert_values(self, values: dict[str, Any]) -> tuple[CommentRow | Comment, bool]:
+    def add_comment(self, new: NewComment) -> tuple[Comment, bool]:
+        """Store a decided submission; on a replayed client id return the stored comment, and False.
+
+        The store owns the row: its id (time-ordered), the normalized e-mail key, the fingerprint,
+        the decision's columns and the scores as stored (rounded to four places).
+        """
+        sub, decision = new.submission, new.decision
+        values: dict[str, Any] = dict.fromkeys(COMMENT_COLUMNS)
+        values.update(
+            id=new_comment_id(new.received_at),
+            client_key_id=new.key_id,
+            client_comment_id=new.client_comment_id,
+            name=sub.name,
+            email=sub.email,
+            email_key=sub.email.lower(),
+            text=sub.text,
+            url=sub.url,
+            post_id=sub.post_id,
+            post_title=sub.post_title,
+            post_url=sub.post_url,
+            ip=sub.ip,
+            user_agent=sub.user_agent,
+            referrer=sub.referrer,
+            parent_id=sub.parent_id,
+            honeypot=sub.honeypot,
+            elapsed_ms=sub.elapsed_ms,
+            fingerprint=sub.text_fingerprint,
+            decision=decision.outcome.value,
+            status=decision.outcome.status,
+            reason_code=decision.reason.code,
+            reasons=[asdict(r) for r in decision.reasons],
+            signals=[{"code": s.code, "severity": s.severity.value, "detail": s.detail} for s in new.signals],
+            scores={head: round(value, 4) for head, value in new.scores.items()},
+            evidence=new.evidence,
+            model_version=new.model_version,
+            language=new.language,
+            created_at=new.received_at,
+            shadow=new.shadow,
+        )
+        return self.insert_values(values)
+
+    def insert_values(self, values: dict[str, Any]) -> tuple[Comment, bool]:
         """Insert a comment given as column values; on a replayed client id return the stored one.
 
         The unique (client key, client_comment_id) constraint decides, so concurrent replays on
-        any number of workers or instances store one row. A new comment comes back as a plain
-        CommentRow: building an ORM object per request cost more than the insert's own Python.
+        any number of workers or instances store one row. A new comment comes back as a Comment
+        built from the values (not read back: the row is exactly these values).
         """
         # Scores are also kept as plain columns so the queue can filter and sort on them.
         values["spam_score"] = float(values["scores"].get("spam", 0.0))
@@ -318,7 +371,7 @@ class Store:
         try:
             with self.engine.begin() as connection:
                 connection.execute(_INSERT_COMMENT, values)
-            return CommentRow(**values), True
+            return Comment(**values), True
         except IntegrityError:
             if values["client_comment_id"] is None:
                 raise

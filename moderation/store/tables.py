@@ -95,7 +95,7 @@ class Comment(Base):
     reason_code: Mapped[str] = mapped_column(String(32))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # The codes of every reason, each with a space before and after (" too_fast links "), for the
-    # queue's reason filter and counts; written with the comment (Store.insert_values).
+    # queue's reason filter and counts; written with the comment (Store.add_comment).
     reason_codes: Mapped[str | None] = mapped_column(Text, nullable=True)
     signals: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     scores: Mapped[dict[str, float]] = mapped_column(JSON)

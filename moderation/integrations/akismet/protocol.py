@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from marshmallow import ValidationError, validate
 
 from moderation.pipeline.domain import Submission
-from moderation.store.repository import CommentRow, Principal, Store
+from moderation.store.repository import Principal, Store
 from moderation.store.tables import Comment, Label
 
 FEEDBACK_THANKS = "Thanks for making the web a better place."
@@ -165,7 +165,7 @@ def invalid_answer(problem: str) -> CheckAnswer:
     return CheckAnswer("invalid", {"X-akismet-debug-help": _header_safe(problem)})
 
 
-def check_answer(comment: Comment | CommentRow) -> CheckAnswer:
+def check_answer(comment: Comment) -> CheckAnswer:
     """Translate a stored decision into comment-check's answer.
 
     The protocol has two values and `false` means publish, so a held comment answers `true`

@@ -26,7 +26,7 @@ from moderation.integrations.coral.protocol import (
 from moderation.ops.metrics import record_decision
 from moderation.services.submissions import ModerationService
 from moderation.store.privacy import email_key
-from moderation.store.repository import CommentRow, Principal, utcnow
+from moderation.store.repository import Principal, utcnow
 from moderation.store.tables import Comment
 
 bp = Blueprint("coral", __name__, url_prefix="/integrations/coral")
@@ -192,7 +192,7 @@ def _service(action: str) -> ModerationService:
     return extensions[_EDIT_SERVICE]
 
 
-def _answer(comment: Comment | CommentRow | None) -> Response:
+def _answer(comment: Comment | None) -> Response:
     """Render Coral's answer: 204 for no opinion, else 200 with a status and flags."""
     result = None if comment is None else phase_result(comment.status, comment.reasons)
     response = Response(status=204) if result is None else jsonify(result)
