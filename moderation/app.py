@@ -114,7 +114,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     bundle = models.load()
     metrics.set_model_version(bundle.version)
     language.preload()  # before gunicorn forks, so its workers share the identifier's tables
-    service = ModerationService(settings, store, models)
+    service = ModerationService(settings, store, models, on_stored=metrics.record_decision)
     queue_service = ReviewQueue(store)
     app.extensions["moderation"] = Moderation(
         settings, store, models, service, queue_service, AuthorDesk(store, queue_service, service.blocklists)

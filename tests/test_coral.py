@@ -413,3 +413,33 @@ def test_a_signed_body_replayed_under_another_client_key_is_refused(app, client,
     again = post_phase(client, keys["client"], payload)
     assert again.status_code == 204
     assert again.headers["X-Moderation-Comment-Id"] == first.headers["X-Moderation-Comment-Id"]
+
+
+def _decisions() -> float:
+    from prometheus_client import REGISTRY
+
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "moderation_decisions"
+        for sample in metric.samples
+        if sample.name == "moderation_decisions_total"
+    )
+
+
+def test_every_new_decision_is_counted_once_whichever_way_it_came(client, keys):
+    """The service counts decisions itself: Coral's new comments and edits count, replays do not."""
+    before = _decisions()
+    payload = coral_request(CLEAN)
+    post_phase(client, keys["client"], payload)
+    post_phase(client, keys["client"], payload)  # a replay: the stored answer, not a new decision
+    assert _decisions() == before + 1
+    edited = {**payload, "action": "EDIT", "comment": {"body": SPAM, "parentID": None}}
+    post_phase(client, keys["client"], edited)
+    assert _decisions() == before + 2
+    client.post("/v1/comments", json={"name": "Ana", "email": "ana.count@example.org", "text": CLEAN},
+                headers=auth(keys["client"]))  # fmt: skip
+    client.post("/1.1/comment-check", headers=auth(keys["client"]),
+                data={"comment_content": CLEAN, "comment_author": "Bo", "user_ip": "198.51.100.77",
+                      "comment_author_email": "bo.count@example.org"})  # fmt: skip
+    assert _decisions() == before + 4

@@ -11,7 +11,6 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from moderation.api.fields import Identifier, Trimmed, refuse_nul
 from moderation.auth import current_principal, requires
-from moderation.ops.metrics import record_decision
 from moderation.services.review import REPORT_REASONS, public_reason
 from moderation.services.submissions import FEEDBACK_LABELS
 from moderation.store.tables import Comment
@@ -200,10 +199,7 @@ class Comments(MethodView):
     def post(self, fields_in: dict[str, Any]) -> Comment | tuple[Comment, int]:
         """Moderate a new comment: approve, hold or reject it, with reasons and scores."""
         outcome = _service().submit(current_principal(), fields_in)
-        if outcome.created:
-            record_decision(outcome.comment, outcome.seconds)
-            return outcome.comment
-        return outcome.comment, 200
+        return outcome.comment if outcome.created else (outcome.comment, 200)
 
 
 def _visible(comment_id: str) -> Comment:

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from moderation.classifier.bundle import ModelBundle, ModelError, ModelHolder
 from moderation.config import Settings
@@ -78,19 +78,34 @@ def thresholds_from(settings: Settings, bundle: ModelBundle | None = None) -> Th
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Submitted:
+    """What submit did: the comment (stored now, or before under the same client id), whether it is
+    new, and the seconds the decision took."""
+
     comment: Comment
     created: bool
     seconds: float
 
 
 class ModerationService:
-    """Runs normalize, checks, classifier and policy on a submission and stores the result."""
+    """Runs normalize, checks, classifier and policy on a submission and stores the result.
 
-    def __init__(self, settings: Settings, store: Store, models: ModelHolder) -> None:
+    on_stored, when given, is called with each newly stored comment and the seconds its decision
+    took (the app passes the metrics' recorder): every way in (the API, Akismet, Coral) goes
+    through submit, so decisions are counted in this one place.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        models: ModelHolder,
+        on_stored: Callable[[Comment, float], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.models = models
+        self.on_stored = on_stored
         self.blocklists = BlockLists(store, rules_from(settings))
         self._thresholds: tuple[ModelBundle, Thresholds] | None = None
         self._shadow_thresholds: tuple[ModelBundle, Thresholds] | None = None
@@ -154,8 +169,12 @@ class ModerationService:
         except ModelError:
             return thresholds_from(self.settings)
 
-    def submit(self, principal: Principal, fields: dict[str, Any]) -> Outcome:
-        """Decide on a new comment and commit it before returning; a replay returns the stored one."""
+    def submit(self, principal: Principal, fields: dict[str, Any], edit: bool = False) -> Submitted:
+        """Decide on a new comment and commit it before returning; a replay returns the stored one.
+
+        edit: the comment replaces one the same author just sent (Coral's edits), so the flood and
+        duplicate checks, which would find the comment it replaces, are left out.
+        """
         started = time.perf_counter()
         client_comment_id = fields.get("client_comment_id")
         # A replay is found when its insert hits the unique constraint: checking first would cost
@@ -167,10 +186,13 @@ class ModerationService:
             submission.ip,
             submission.text_fingerprint,
             now,
-            self.settings.duplicate_seconds,
+            0 if edit else self.settings.duplicate_seconds,
             principal.site,
         )
-        signals = run_checks(submission, history, self.blocklists.rules())
+        rules = self.blocklists.rules()
+        if edit:
+            rules = dataclasses.replace(rules, flood_seconds=0)
+        signals = run_checks(submission, history, rules)
         language = comment_language(submission.text, submission.language)
         unsupported = language_signal(language, self.settings.unsupported_language)
         bundle = self.models.get()
@@ -205,7 +227,10 @@ class ModerationService:
                 received_at=now,
             )
         )
-        return Outcome(stored, created, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        if created and self.on_stored is not None:
+            self.on_stored(stored, seconds)
+        return Submitted(stored, created, seconds)
 
     def visible_to(self, principal: Principal, comment_id: str) -> Comment | None:
         """Return the comment if this principal may see it: its own client, or a moderator."""

@@ -21,7 +21,7 @@ from moderation.integrations.akismet.protocol import (
     record_feedback,
     submission_fields,
 )
-from moderation.ops.metrics import record_decision, record_unverified_label
+from moderation.ops.metrics import record_unverified_label
 from moderation.store.repository import Principal
 
 bp = Blueprint("akismet", __name__, url_prefix="/1.1")
@@ -85,8 +85,6 @@ def comment_check() -> Response:
     except _Refused as refused:
         return refused.answer
     outcome = current_app.extensions["moderation"].service.submit(principal, fields)
-    if outcome.created:
-        record_decision(outcome.comment, outcome.seconds)
     return _plain(check_answer(outcome.comment))
 
 

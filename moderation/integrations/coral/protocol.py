@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import hmac
 import html
@@ -10,8 +9,6 @@ import json
 import re
 from datetime import timedelta
 from typing import Any, Iterable, Mapping
-
-from moderation.services.submissions import ModerationService
 
 SIGNATURE_HEADER = "X-Coral-Signature"
 ACTIONS = ("NEW", "EDIT")
@@ -184,13 +181,3 @@ def phase_result(status: str, reasons: Iterable[Mapping[str, Any]]) -> dict[str,
     if flags:
         result["actions"] = [{"actionType": "FLAG", "reason": flag} for flag in flags]
     return result
-
-
-def edit_service(base: ModerationService) -> ModerationService:
-    """Return a service for Coral edits: the same pipeline without the flood and duplicate checks.
-
-    An edit arrives seconds after the comment it changes, from the same author, often with nearly
-    the same text; flood and duplicate would reject it for being itself.
-    """
-    settings = dataclasses.replace(base.settings, flood_seconds=0, duplicate_seconds=0)
-    return ModerationService(settings, base.store, base.models)

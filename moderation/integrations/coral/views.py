@@ -17,21 +17,16 @@ from moderation.integrations.coral.protocol import (
     REPLAY_WINDOW,
     SIGNATURE_HEADER,
     configured_secrets,
-    edit_service,
     phase_result,
     presented_signatures,
     signature_valid,
     submission_fields,
 )
-from moderation.ops.metrics import record_decision
-from moderation.services.submissions import ModerationService
 from moderation.store.privacy import email_key
 from moderation.store.repository import Principal, utcnow
 from moderation.store.tables import Comment
 
 bp = Blueprint("coral", __name__, url_prefix="/integrations/coral")
-
-_EDIT_SERVICE = "coral_edit_service"
 
 
 class _CoralComment(Schema):
@@ -182,16 +177,6 @@ def _load_request() -> dict[str, Any]:
     raise AssertionError("unreachable")  # abort always raises
 
 
-def _service(action: str) -> ModerationService:
-    """Return the service for this action; edits use one without flood and duplicate checks."""
-    extensions = current_app.extensions
-    if action != "EDIT":
-        return extensions["moderation"].service
-    if _EDIT_SERVICE not in extensions:
-        extensions[_EDIT_SERVICE] = edit_service(extensions["moderation"].service)
-    return extensions[_EDIT_SERVICE]
-
-
 def _answer(comment: Comment | None) -> Response:
     """Render Coral's answer: 204 for no opinion, else 200 with a status and flags."""
     result = None if comment is None else phase_result(comment.status, comment.reasons)
@@ -237,7 +222,6 @@ def phase() -> Response:
         errors = {_coral_path(field, coral): value for field, value in error.messages.items()}
         abort(422, errors=errors)
     _refuse_replay_under_another_key(principal, submission)
-    outcome = _service(coral["action"]).submit(principal, submission)
-    if outcome.created:
-        record_decision(outcome.comment, outcome.seconds)
+    service = current_app.extensions["moderation"].service
+    outcome = service.submit(principal, submission, edit=coral["action"] == "EDIT")
     return _answer(outcome.comment)
