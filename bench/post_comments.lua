@@ -1,6 +1,6 @@
 -- wrk script: POST the comments of `texts_file` (one JSON string per line: our corpus's comments,
--- shuffled, written by bench/run.py), each from a new author so flood checks stay quiet. Every
--- request's text is distinct: thread k posts the file's texts at positions k, k + 16, k + 32, ...
+-- shuffled, written by bench/run.py), each from a new author so flood checks stay quiet. No line
+-- is posted twice: thread k posts the file's texts at positions k, k + 16, k + 32, ...
 -- (up to 16 wrk threads never share one), and past the end of the file a text gets the number of
 -- the round appended.
 local STRIDE = 16

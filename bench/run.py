@@ -65,8 +65,9 @@ def _ms(value: str) -> float:
 def comment_texts(path: Path, seed: int = 1) -> Path:
     """Write our corpus's comments, shuffled, one JSON string per line, for bench/post_comments.lua.
 
-    Every text is distinct (the corpus holds no duplicate) and of the lengths real comments have: a
-    handful of repeated texts would let the scorer's per-text caches make the service look fast.
+    The texts are distinct (but for two short ones the corpus holds twice, "Source?" among them) and
+    of the lengths real comments have: a handful of repeated texts would let the scorer's per-text
+    caches make the service look fast.
     """
     texts = []
     for corpus_file in sorted((ROOT / "model" / "corpus").glob("*.jsonl")):
