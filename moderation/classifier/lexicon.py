@@ -312,6 +312,7 @@ _GLUE = tuple(
 # Words glued in front only ("butcontempt", "reallyhate", "isn'tstupid"): at the end they make
 # words ("exterminat|or", "stupides|t").
 _LEAD_GLUE = tuple("but and or not really another t".split())
+_TRAILING_GLUE = frozenset(_GLUE)
 _GLUED_MIN = 5  # "ihate", "tostab", "beshot": a short word and a listed one of four letters or more
 _NOT_GLUED = frozenset(
     {"therapist", "therapists", "apathetic", "aspic", "aspics", "burna", "maiman", "moroni", "spica", "tapes"}
@@ -388,14 +389,11 @@ def _misspelled(token: str) -> str | None:
 def _unglued(token: str) -> str | None:
     if len(token) < _GLUED_MIN or token in _NOT_GLUED:
         return None
-    for glue in _GLUE:
+    for glue in (*_GLUE, *_LEAD_GLUE):
         if token.startswith(glue) and _listed_form(token[len(glue) :]):
             return f"{glue} {token[len(glue) :]}"
-        if token.endswith(glue) and _listed_form(token[: -len(glue)]):
+        if glue in _TRAILING_GLUE and token.endswith(glue) and _listed_form(token[: -len(glue)]):
             return f"{token[: -len(glue)]} {glue}"
-    for glue in _LEAD_GLUE:
-        if token.startswith(glue) and _listed_form(token[len(glue) :]):
-            return f"{glue} {token[len(glue) :]}"
     return None
 
 
